@@ -1,0 +1,54 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/internal/network"
+	"github.com/crio/crio/internal/oci"
+	"github.com/crio/crio/internal/version"
+)
+
+// Condition reasons, as the kubelet shows them.
+const (
+	reasonRuntimeNotReady = "RuntimeNotReady"
+	reasonNetworkNotReady = "NetworkPluginNotReady"
+)
+
+// Status reports whether the runtime and the pod network are usable. Both
+// conditions are checked against the host as it is now: a runtime binary
+// or CNI config removed after start turns its condition false.
+func (s *Server) Status(_ context.Context, req *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
+	cfg := s.cfg.Get()
+	runtimeCond := &runtimeapi.RuntimeCondition{Type: runtimeapi.RuntimeReady, Status: true}
+	if _, err := oci.ResolveHandler(cfg, ""); err != nil {
+		runtimeCond.Status = false
+		runtimeCond.Reason = reasonRuntimeNotReady
+		runtimeCond.Message = err.Error()
+	}
+	netCond := &runtimeapi.RuntimeCondition{Type: runtimeapi.NetworkReady, Status: true}
+	if _, err := network.FindNetwork(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork); err != nil {
+		netCond.Status = false
+		netCond.Reason = reasonNetworkNotReady
+		netCond.Message = "Network plugin returns error: " + err.Error()
+	}
+	resp := &runtimeapi.StatusResponse{
+		Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{runtimeCond, netCond}},
+	}
+	for _, name := range cfg.HandlerNames() {
+		resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtimeapi.RuntimeHandler{
+			Name:     name,
+			Features: &runtimeapi.RuntimeHandlerFeatures{},
+		})
+	}
+	resp.Features = &runtimeapi.RuntimeFeatures{}
+	if req.GetVerbose() {
+		v, commit := version.Get()
+		info := map[string]any{"version": v, "commit": commit, "defaultRuntime": cfg.Runtime.DefaultRuntime}
+		b, _ := json.Marshal(info)
+		resp.Info = map[string]string{"info": string(b), "config": cfg.String()}
+	}
+	return resp, nil
+}
