@@ -96,7 +96,7 @@ type Options struct {
 // NewDaemon prepares directories and config and starts the daemon.
 func NewDaemon(t testing.TB, o Options) *Daemon {
 	t.Helper()
-	bin := Binary(t)
+	Binary(t) // build before any directory is made, so a build failure leaves nothing behind
 	// Short paths: a unix socket path must stay under 108 bytes.
 	dir, err := os.MkdirTemp("", "crio-e2e-")
 	if err != nil {
