@@ -11,6 +11,8 @@ GOFLAGS_B := -trimpath -tags "$(TAGS)"
 DEB_PKGS  := runc crun conmon containernetworking-plugins iptables iproute2 busybox-static criu \
              libseccomp-dev util-linux ca-certificates
 
+crio.conf.example: FORCE
+
 .PHONY: all build test unit e2e lint install-deps install run clean help
 
 all: build
@@ -48,6 +50,9 @@ install: build ## Install the binary, the default config, the systemd unit and t
 
 run: install-deps install ## Install everything and run the daemon in the foreground on /var/run/crio/crio.sock.
 	$(DESTDIR)$(BINDIR)/crio
+
+crio.conf.example: bin/crio ## Regenerate the example config from the code's defaults.
+	bin/crio --config "" --config-dir "" config > $@
 
 clean:
 	rm -rf bin
