@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -105,7 +106,25 @@ func ensureImages(cacheDir string, logf func(string, ...any)) (string, error) {
 	if err := os.Rename(tmpLayout, final); err != nil {
 		return "", fmt.Errorf("install layout: %w", err)
 	}
+	pruneCache(cacheDir, final, logf)
 	return final, nil
+}
+
+// pruneCache removes earlier generations of built images and leftovers of
+// interrupted builds. Only old ones go: a test binary of another checkout
+// may still be serving blobs from its generation.
+func pruneCache(cacheDir, keep string, logf func(string, ...any)) {
+	for _, pattern := range []string{"images-*", "build-*"} {
+		m, _ := filepath.Glob(filepath.Join(cacheDir, pattern))
+		for _, dir := range m {
+			fi, err := os.Stat(dir)
+			if dir == keep || err != nil || time.Since(fi.ModTime()) < 24*time.Hour {
+				continue
+			}
+			logf("testregistry: removing stale cache %s", dir)
+			_ = os.RemoveAll(dir)
+		}
+	}
 }
 
 // complete reports whether dir holds a finished layout: index.json is the
