@@ -10,6 +10,8 @@ GOFLAGS_B := -trimpath -tags "$(TAGS)"
 # Debian packages the daemon and its tests need.
 DEB_PKGS  := runc crun conmon containernetworking-plugins iptables iproute2 busybox-static criu \
              libseccomp-dev util-linux ca-certificates
+# hack/testregistry compiles static helper programs and fetches and unpacks Debian's busybox .deb.
+DEB_PKGS  += gcc libc6-dev dpkg apt
 
 crio.conf.example: FORCE
 
