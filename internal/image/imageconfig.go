@@ -127,6 +127,9 @@ func ParseUser(user string) (uid *int64, username string, err error) {
 	if u == "" {
 		return nil, "", fmt.Errorf("%q has no user part", user)
 	}
+	if u[0] == '-' || (group != "" && group[0] == '-') {
+		return nil, "", fmt.Errorf("%q: a user or group may not start with '-'", user)
+	}
 	if group != "" {
 		if err := checkID(group); err != nil {
 			return nil, "", fmt.Errorf("group of %q: %w", user, err)
