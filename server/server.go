@@ -10,6 +10,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/image"
 )
 
 // Server serves the CRI. RPCs not built yet fall through to the embedded
@@ -18,14 +19,17 @@ type Server struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	runtimeapi.UnimplementedImageServiceServer
 
-	cfg *config.Live
-	log *slog.Logger
+	cfg    *config.Live
+	log    *slog.Logger
+	images *image.Service
 }
 
 // Options carries what the server is built from.
 type Options struct {
 	Config *config.Live
 	Logger *slog.Logger
+	// Images is the image service (pull, list, status, remove, fs info).
+	Images *image.Service
 }
 
 // New builds a server from opts.
@@ -34,7 +38,7 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{cfg: opts.Config, log: log}, nil
+	return &Server{cfg: opts.Config, log: log, images: opts.Images}, nil
 }
 
 // Register adds the CRI services to g.
