@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/oci"
 	"github.com/crio/crio/internal/version"
 	"github.com/crio/crio/server"
@@ -82,7 +83,16 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	live := config.NewLive(cfg)
-	srv, err := server.New(server.Options{Config: live, Logger: log})
+	cniWatcher, err := network.NewWatcher(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork, log)
+	if err != nil {
+		return err
+	}
+	defer cniWatcher.Close()
+	srv, err := server.New(server.Options{
+		Config: live, Logger: log,
+		Network:     network.NewManager(cfg.Network.PluginDirs, filepath.Join(cfg.RunRoot, "crio", "cni-cache"), cniWatcher),
+		SandboxRoot: filepath.Join(cfg.RunRoot, "crio", "sandboxes"),
+	})
 	if err != nil {
 		return fmt.Errorf("creating CRI server: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,12 +55,22 @@ func Pin(o PinOptions) (*Pinned, error) {
 		err error
 	}
 	ch := make(chan result, 1)
-	go func() {
+	var work func()
+	work = func() {
 		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread is never discarded (the runtime parks it
+			// instead), so it would stay in the pod's namespaces and keep
+			// them alive. Move to another thread: while this goroutine
+			// holds the main thread locked, the new one cannot get it.
+			go work()
+			return
+		}
 		// No UnlockOSThread: see above.
 		p, err := pinOnThread(o)
 		ch <- result{p, err}
-	}()
+	}
+	go work()
 	r := <-ch
 	return r.p, r.err
 }
@@ -222,6 +233,15 @@ func KillInfra(pid int, startTime uint64) error {
 	}
 	if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("killing infra process %d: %w", pid, err)
+	}
+	// Wait until it is gone (reaped), so that its PID namespace, with the
+	// containers in it, and its cgroup membership are gone too.
+	deadline := time.Now().Add(5 * time.Second)
+	for InfraAlive(pid, startTime) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("infra process %d still exists 5s after SIGKILL", pid)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 	return nil
 }
