@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -139,7 +141,15 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	log := s.log.With("sandbox", p.id, "pod", p.name)
 	start := time.Now()
 	var undo sandbox.Undo
-	stage := "start"
+	// stage names the step in progress, for the error and for the
+	// per-step timings logged at the end.
+	stage, stageStart := "validate", start
+	var timings []string
+	setStage := func(name string) {
+		now := time.Now()
+		timings = append(timings, stage+"="+now.Sub(stageStart).Round(10*time.Microsecond).String())
+		stage, stageStart = name, now
+	}
 	defer func() {
 		if retErr == nil {
 			return
@@ -163,7 +173,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		CreatedAt: start,
 	}
 
-	stage = "state dir"
+	setStage("state dir")
 	if err := os.MkdirAll(s.sandboxRoot, 0o711); err != nil {
 		return err
 	}
@@ -173,7 +183,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	undo.Add("remove state dir", func(context.Context) error { return os.RemoveAll(sb.Dir) })
 
 	if dir := sb.LogDirectory; dir != "" {
-		stage = "log dir"
+		setStage("log dir")
 		if _, err := os.Stat(dir); os.IsNotExist(err) {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return fmt.Errorf("creating log directory: %w", err)
@@ -182,7 +192,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		}
 	}
 
-	stage = "cgroup"
+	setStage("cgroup")
 	created, err := cgroups.Create(p.cgroupPath)
 	if err != nil {
 		return err
@@ -190,7 +200,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	sb.CgroupsCreated = created
 	undo.Add("remove cgroup", func(context.Context) error { return cgroups.Remove(created) })
 
-	stage = "namespaces"
+	setStage("namespaces")
 	pins, err := sandbox.Pin(sandbox.PinOptions{
 		Dir: cfg.Runtime.NamespacesDir, ID: p.id,
 		Net: !p.hostNet, IPC: !p.hostIPC, UTS: !p.hostNet,
@@ -203,7 +213,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	sb.NetNS, sb.IPCNS, sb.UTSNS = pins.Net, pins.IPC, pins.UTS
 	sb.InfraPID, sb.InfraStartTime = pins.InfraPID, pins.InfraStartTime
 	if sb.InfraPID != 0 {
-		stage = "infra process"
+		setStage("infra process")
 		if err := cgroups.AddProcess(p.cgroupPath, sb.InfraPID); err != nil {
 			return err
 		}
@@ -214,7 +224,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 
 	// CNI ADD runs while the files are written; its result is awaited
 	// below.
-	stage = "network"
+	setStage("network")
 	netDone := make(chan error, 1)
 	var att *network.Attachment
 	if !p.hostNet {
@@ -231,7 +241,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		sb.NetworkName = att.Network
 		// Saved before ADD so that a daemon that dies during ADD can DEL.
 		netPath := filepath.Join(sb.Dir, networkFile)
-		if err := store.WriteJSON(netPath, att); err != nil {
+		if err := saveAttachment(netPath, att); err != nil {
 			return err
 		}
 		netCtx := context.WithoutCancel(ctx) // a half-done ADD is worse than a slow one
@@ -252,7 +262,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		}
 	}()
 
-	stage = "files"
+	setStage("files")
 	sb.HostnamePath = filepath.Join(sb.Dir, "hostname")
 	if err := sandbox.WriteHostname(sb.HostnamePath, p.hostname); err != nil {
 		return err
@@ -265,7 +275,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	if err := sandbox.WriteHosts(sb.HostsPath, p.hostname, nil); err != nil {
 		return err
 	}
-	stage = "shm"
+	setStage("shm")
 	if p.hostIPC {
 		sb.ShmPath = "/dev/shm"
 	} else {
@@ -276,7 +286,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		undo.Add("unmount shm", func(context.Context) error { return sandbox.UnmountShm(sb.ShmPath) })
 	}
 
-	stage = "network"
+	setStage("network wait")
 	err = <-netDone
 	netWaited = true
 	if err != nil {
@@ -284,7 +294,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	}
 	if att != nil {
 		sb.IPs = att.IPs
-		if err := store.WriteJSON(filepath.Join(sb.Dir, networkFile), att); err != nil {
+		if err := saveAttachment(filepath.Join(sb.Dir, networkFile), att); err != nil {
 			return err
 		}
 		if err := sandbox.WriteHosts(sb.HostsPath, p.hostname, sb.IPs); err != nil {
@@ -292,7 +302,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		}
 	}
 
-	stage = "state file"
+	setStage("state file")
 	sb.SetState(runtimeapi.PodSandboxState_SANDBOX_READY)
 	if err := sb.Save(); err != nil {
 		return err
@@ -304,11 +314,23 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	}
 	s.sandboxes.Add(p.id, sb)
 	s.sandboxes.Names.Finish(p.name, p.id)
-	log.Info("pod sandbox ready", "ips", sb.IPs, "infra_pid", sb.InfraPID, "duration", time.Since(start))
+	setStage("done")
+	log.Info("pod sandbox ready", "ips", sb.IPs, "infra_pid", sb.InfraPID, "duration", time.Since(start), "stages", strings.Join(timings, ","))
 	return nil
 }
 
 // logger is s.log with a sandbox's identity.
 func (s *Server) sandboxLog(sb *store.Sandbox) *slog.Logger {
 	return s.log.With("sandbox", sb.ID, "pod", sb.Name)
+}
+
+// saveAttachment writes the CNI attachment next to the sandbox. The run
+// root does not outlive a reboot, so a rename without fsync is enough: it
+// protects against a daemon crash, which is what the file is for.
+func saveAttachment(path string, att *network.Attachment) error {
+	data, err := json.Marshal(att)
+	if err != nil {
+		return fmt.Errorf("encoding CNI attachment: %w", err)
+	}
+	return store.ReplaceFile(path, data, 0o600)
 }

@@ -87,4 +87,3 @@ func (s *Server) detachNetwork(ctx context.Context, dir string) error {
 	}
 	return nil
 }
-

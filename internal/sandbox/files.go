@@ -41,7 +41,7 @@ func WriteResolvConf(path string, dns *runtimeapi.DNSConfig) error {
 		if err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("reading host resolv.conf: %w", err)
 		}
-		return store.WriteFileAtomic(path, data, 0o644)
+		return store.ReplaceFile(path, data, 0o644)
 	}
 	var b strings.Builder
 	if s := dns.GetSearches(); len(s) > 0 {
@@ -53,12 +53,12 @@ func WriteResolvConf(path string, dns *runtimeapi.DNSConfig) error {
 	if o := dns.GetOptions(); len(o) > 0 {
 		fmt.Fprintf(&b, "options %s\n", strings.Join(o, " "))
 	}
-	return store.WriteFileAtomic(path, []byte(b.String()), 0o644)
+	return store.ReplaceFile(path, []byte(b.String()), 0o644)
 }
 
 // WriteHostname writes the pod's /etc/hostname.
 func WriteHostname(path, hostname string) error {
-	return store.WriteFileAtomic(path, []byte(hostname+"\n"), 0o644)
+	return store.ReplaceFile(path, []byte(hostname+"\n"), 0o644)
 }
 
 // WriteHosts writes the pod's /etc/hosts: localhost entries and, for each
@@ -69,7 +69,7 @@ func WriteHosts(path, hostname string, ips []string) error {
 	for _, ip := range ips {
 		fmt.Fprintf(&b, "%s\t%s\n", ip, hostname)
 	}
-	return store.WriteFileAtomic(path, []byte(b.String()), 0o644)
+	return store.ReplaceFile(path, []byte(b.String()), 0o644)
 }
 
 // Hostname is the pod's hostname: the kubelet's, else the pod name; for a
