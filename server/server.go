@@ -11,6 +11,8 @@ import (
 
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/image"
+	"github.com/crio/crio/internal/network"
+	"github.com/crio/crio/internal/store"
 )
 
 // Server serves the CRI. RPCs not built yet fall through to the embedded
@@ -22,6 +24,13 @@ type Server struct {
 	cfg    *config.Live
 	log    *slog.Logger
 	images *image.Service
+
+	sandboxes   *store.Sandboxes
+	net         *network.Manager
+	sandboxRoot string
+	// podContainers is the container side's part of stopping and removing
+	// a pod; see PodContainers.
+	podContainers PodContainers
 }
 
 // Options carries what the server is built from.
@@ -30,6 +39,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Images is the image service (pull, list, status, remove, fs info).
 	Images *image.Service
+	// Network attaches pods to the CNI network and tells whether it is
+	// ready.
+	Network *network.Manager
+	// SandboxRoot is the directory of sandboxes' state directories.
+	SandboxRoot string
 }
 
 // New builds a server from opts.
@@ -38,7 +52,17 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{cfg: opts.Config, log: log, images: opts.Images}, nil
+	s := &Server{
+		cfg: opts.Config, log: log, images: opts.Images,
+		sandboxes: store.NewSandboxes(), net: opts.Network, sandboxRoot: opts.SandboxRoot,
+		podContainers: noPodContainers{},
+	}
+	if s.sandboxRoot != "" {
+		if err := s.restoreSandboxes(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Register adds the CRI services to g.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/image"
+	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/oci"
 	"github.com/crio/crio/internal/storage"
 	"github.com/crio/crio/internal/version"
@@ -94,7 +95,17 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 	images := image.New(store.Store, live, log)
-	srv, err := server.New(server.Options{Config: live, Logger: log, Images: images})
+	cniWatcher, err := network.NewWatcher(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork, log)
+	if err != nil {
+		return err
+	}
+	defer cniWatcher.Close()
+	srv, err := server.New(server.Options{
+		Config: live, Logger: log,
+		Images:      images,
+		Network:     network.NewManager(cfg.Network.PluginDirs, filepath.Join(cfg.RunRoot, "crio", "cni-cache"), cniWatcher),
+		SandboxRoot: filepath.Join(cfg.RunRoot, "crio", "sandboxes"),
+	})
 	if err != nil {
 		return fmt.Errorf("creating CRI server: %w", err)
 	}
