@@ -37,9 +37,10 @@ lint: ## gofmt and go vet.
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags "$(TAGS)" ./...
 
-install-deps: ## Install the Debian packages crio needs (as root).
+install-deps: ## Install the Debian packages crio needs and a current runc (as root).
 	@if ! dpkg -s $(DEB_PKGS) >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PKGS); fi
+	hack/install-runc.sh
 
 install: build ## Install the binary, the default config, the systemd unit and the CNI bridge network.
 	install -D -m 0755 bin/crio $(DESTDIR)$(BINDIR)/crio
