@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"go.podman.io/storage/pkg/reexec"
 
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/daemon"
@@ -14,6 +15,11 @@ import (
 )
 
 func main() {
+	// go.podman.io/storage re-executes this binary to unpack layers in a
+	// chroot; in such a child, Init runs the requested function and exits.
+	if reexec.Init() {
+		return
+	}
 	if err := newRootCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "crio:", err)
 		os.Exit(1)
