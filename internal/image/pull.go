@@ -380,6 +380,7 @@ func classify(named reference.Named, err error) error {
 	var unauth docker.ErrUnauthorizedForCredentials
 	var policyErr signature.PolicyRequirementError
 	var ec errcode.Error
+	var code errcode.ErrorCode
 	var httpErr docker.UnexpectedHTTPStatusError
 	var netErr net.Error
 	var dnsErr *net.DNSError
@@ -392,8 +393,11 @@ func classify(named reference.Named, err error) error {
 		kind = ErrRejected
 	case errors.Is(err, docker.ErrTooManyRequests):
 		kind = ErrTooMany
-	case errors.As(err, &ec):
-		switch ec.Code {
+	case errors.As(err, &ec) || errors.As(err, &code):
+		if code == 0 {
+			code = ec.Code
+		}
+		switch code {
 		case v2.ErrorCodeManifestUnknown, v2.ErrorCodeNameUnknown, v2.ErrorCodeBlobUnknown:
 			kind = ErrNotFound
 		case errcode.ErrorCodeUnauthorized, errcode.ErrorCodeDenied:

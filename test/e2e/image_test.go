@@ -282,8 +282,15 @@ func TestConcurrentPullsOfOneImageDownloadOnce(t *testing.T) {
 		t.Fatalf("only %d blobs fetched for a multi-layer image: %v", len(gets), gets)
 	}
 	for blob, n := range gets {
+		if blob == "sha256:"+ids[0] {
+			// The config: read once to vet it before the copy, once by the copy.
+			if n > 2 {
+				t.Errorf("config blob downloaded %d times; want at most twice for all concurrent pulls", n)
+			}
+			continue
+		}
 		if n != 1 {
-			t.Errorf("blob %s downloaded %d times; want once for all concurrent pulls", blob, n)
+			t.Errorf("layer blob %s downloaded %d times; want once for all concurrent pulls", blob, n)
 		}
 	}
 	if !strings.Contains(d.Log(), "joining an in-flight pull") {
