@@ -425,3 +425,80 @@ func TestStreamImagesReturnsEveryImageOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestCrictlImageCommands(t *testing.T) {
+	reg := sharedRegistry(t)
+	d := newImageDaemon(t, imageDaemonOptions{registry: reg.Addr})
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := d.Crictl(args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	ref := "registry.k8s.io/" + busybox
+	fsBefore := run("imagefsinfo", "-o", "json")
+
+	if out := run("pull", ref); !strings.Contains(out, "Image is up to date for") {
+		t.Errorf("crictl pull printed %q", out)
+	}
+	id := imageStatus(t, d, ref, false).Image.GetId()
+	if id == "" {
+		t.Fatal("the image crictl pulled is not in the store")
+	}
+	out := run("images")
+	if !strings.Contains(out, "registry.k8s.io/e2e-test-images/busybox") || !strings.Contains(out, "1.29-2") || !strings.Contains(out, id[:13]) {
+		t.Errorf("crictl images does not list the image:\n%s", out)
+	}
+	var inspect struct {
+		Status struct {
+			ID       string   `json:"id"`
+			RepoTags []string `json:"repoTags"`
+		} `json:"status"`
+		Info struct {
+			ImageSpec struct {
+				OS string `json:"os"`
+			} `json:"imageSpec"`
+		} `json:"info"`
+	}
+	if err := json.Unmarshal([]byte(run("inspecti", ref)), &inspect); err != nil {
+		t.Fatalf("crictl inspecti output: %v", err)
+	}
+	if inspect.Status.ID != id || !slices.Contains(inspect.Status.RepoTags, ref) || inspect.Info.ImageSpec.OS != "linux" {
+		t.Errorf("crictl inspecti = %+v; want id %s, tag %s and the image config", inspect, id, ref)
+	}
+
+	usedBytes := func(js string) uint64 {
+		var v struct {
+			Status struct {
+				ImageFilesystems []struct {
+					UsedBytes struct {
+						Value string `json:"value"`
+					} `json:"usedBytes"`
+				} `json:"imageFilesystems"`
+			} `json:"status"`
+		}
+		if err := json.Unmarshal([]byte(js), &v); err != nil || len(v.Status.ImageFilesystems) != 1 {
+			t.Fatalf("crictl imagefsinfo output %q: %v", js, err)
+		}
+		var n uint64
+		for _, c := range v.Status.ImageFilesystems[0].UsedBytes.Value {
+			n = n*10 + uint64(c-'0')
+		}
+		return n
+	}
+	if before, after := usedBytes(fsBefore), usedBytes(run("imagefsinfo", "-o", "json")); after <= before {
+		t.Errorf("crictl imagefsinfo used bytes %d -> %d; want growth after a pull", before, after)
+	}
+
+	run("rmi", ref)
+	if s := imageStatus(t, d, id, false); s.Image != nil {
+		t.Fatalf("image still present after crictl rmi: %v", s.Image)
+	}
+	// rmi of the pinned pause image fails and says why.
+	run("pull", "registry.k8s.io/"+pause)
+	if _, err := d.Crictl("rmi", "registry.k8s.io/"+pause); err == nil || !strings.Contains(err.Error(), "pinned") {
+		t.Errorf("crictl rmi of the pause image = %v; want a refusal naming the pin", err)
+	}
+}
