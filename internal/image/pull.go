@@ -63,6 +63,9 @@ func (s *Service) Pull(ctx context.Context, name string, o PullOptions) (string,
 	if err != nil {
 		return "", err
 	}
+	if err := os.MkdirAll(sys.BigFilesTemporaryDir, 0o700); err != nil {
+		return "", fmt.Errorf("temporary directory for pulls: %w", err)
+	}
 	resolved, err := shortnames.Resolve(sys, name)
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: %v", ErrInvalidName, name, err)
@@ -268,7 +271,7 @@ func (s *Service) systemContext(cfg *config.Config) *types.SystemContext {
 		SystemRegistriesConfDirPath: cfg.Image.RegistriesConfDir,
 		SignaturePolicyPath:         cfg.Image.SignaturePolicy,
 		AuthFilePath:                cfg.Image.GlobalAuthFile,
-		BigFilesTemporaryDir:        cfg.Image.BigFilesTemporaryDir,
+		BigFilesTemporaryDir:        s.tmpDir(cfg),
 		BlobInfoCacheDir:            filepath.Join(s.store.GraphRoot(), "cache"),
 		OSChoice:                    runtime.GOOS,
 		ArchitectureChoice:          runtime.GOARCH,
@@ -285,6 +288,15 @@ func (s *Service) systemContext(cfg *config.Config) *types.SystemContext {
 		sys.SystemRegistriesConfDirPath = filepath.Join(filepath.Dir(sys.SystemRegistriesConfPath), "registries.conf.d")
 	}
 	return sys
+}
+
+// tmpDir is where a pull stages blobs: big_files_temporary_dir, or a
+// directory next to the layers (on disk, unlike a tmpfs /tmp or runroot).
+func (s *Service) tmpDir(cfg *config.Config) string {
+	if cfg.Image.BigFilesTemporaryDir != "" {
+		return cfg.Image.BigFilesTemporaryDir
+	}
+	return filepath.Join(s.store.GraphRoot(), "tmp")
 }
 
 // policyPath is the signature policy for a pull: the namespace's file in

@@ -4,9 +4,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -501,4 +504,46 @@ func TestCrictlImageCommands(t *testing.T) {
 	if _, err := d.Crictl("rmi", "registry.k8s.io/"+pause); err == nil || !strings.Contains(err.Error(), "pinned") {
 		t.Errorf("crictl rmi of the pause image = %v; want a refusal naming the pin", err)
 	}
+}
+
+func TestGlobalAuthFileIsUsed(t *testing.T) {
+	reg, err := testregistry.Start(framework.Ctx(t), testregistry.Options{
+		BasicAuth: &testregistry.BasicAuth{Username: "bob", Password: "pa55"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	authFile := filepath.Join(t.TempDir(), "auth.json")
+	js := `{"auths": {"` + reg.Addr + `": {"auth": "` + base64.StdEncoding.EncodeToString([]byte("bob:pa55")) + `"}}}`
+	if err := os.WriteFile(authFile, []byte(js), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := newImageDaemon(t, imageDaemonOptions{registry: reg.Addr, config: "global_auth_file = \"" + authFile + "\""})
+	if _, err := pull(t, d, reg.Ref(busybox), nil); err != nil {
+		t.Fatalf("pull with credentials from global_auth_file: %v", err)
+	}
+	// Credentials in the request win over the file.
+	_, err = pull(t, d, reg.Ref(pause), &runtimeapi.AuthConfig{Username: "bob", Password: "wrong"})
+	wantCode(t, err, codes.Unauthenticated, "pull with wrong request credentials")
+}
+
+func TestPinnedImagesReloadOnSIGHUP(t *testing.T) {
+	reg := sharedRegistry(t)
+	d := newImageDaemon(t, imageDaemonOptions{registry: reg.Addr})
+	ref := "registry.k8s.io/" + busybox
+	id := mustPull(t, d, ref)
+	if imageStatus(t, d, id, false).Image.Pinned {
+		t.Fatal("busybox pinned before any pinned_images is configured")
+	}
+	d.WriteDropIn("50-pin.conf", "[crio.image]\npinned_images = [\"registry.k8s.io/e2e-test-images/*\"]\n")
+	d.Signal(syscall.SIGHUP)
+	if !d.WaitLog("crio.image.pinned_images", 10*time.Second) {
+		t.Fatal("the daemon did not log the reload of pinned_images")
+	}
+	if !imageStatus(t, d, id, false).Image.Pinned {
+		t.Fatal("busybox not pinned after pinned_images was reloaded")
+	}
+	_, err := d.Image.RemoveImage(framework.Ctx(t), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
+	wantCode(t, err, codes.FailedPrecondition, "RemoveImage of an image pinned by reload")
 }
