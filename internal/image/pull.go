@@ -95,7 +95,9 @@ func (s *Service) pullShared(ctx context.Context, named reference.Named, cfg *co
 	key := named.String() + "\x00" + credentialKey(sys) + "\x00" + policyPath(cfg, o.Namespace)
 	return s.pulls.do(ctx, key, func(pctx context.Context) (string, error) {
 		return s.pullOne(pctx, named, cfg, sys)
-	}, func() { s.log.Debug("joining an in-flight pull", "image", named.String()) })
+	},
+		func() { s.log.Debug("joining an in-flight pull", "image", named.String()) },
+		func() { s.log.Info("pull of " + named.String() + " cancelled: every caller gave up") })
 }
 
 // pullOne copies one fully-qualified reference into storage.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,7 +53,7 @@ func sharedRegistry(t testing.TB) *testregistry.Registry {
 // slow them down, so tests can see how many downloads a pull made.
 type proxy struct {
 	Addr  string
-	delay time.Duration
+	delay atomic.Int64 // nanoseconds each blob GET waits
 
 	mu    sync.Mutex
 	blobs map[string]int // blob digest -> GET requests
@@ -61,7 +62,8 @@ type proxy struct {
 func startProxy(t testing.TB, upstream string, delay time.Duration) *proxy {
 	t.Helper()
 	u, _ := url.Parse("http://" + upstream)
-	p := &proxy{delay: delay, blobs: map[string]int{}}
+	p := &proxy{blobs: map[string]int{}}
+	p.delay.Store(int64(delay))
 	rp := httputil.NewSingleHostReverseProxy(u)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,7 +75,7 @@ func startProxy(t testing.TB, upstream string, delay time.Duration) *proxy {
 			p.mu.Lock()
 			p.blobs[r.URL.Path[i+len("/blobs/"):]]++
 			p.mu.Unlock()
-			time.Sleep(p.delay)
+			time.Sleep(time.Duration(p.delay.Load()))
 		}
 		rp.ServeHTTP(w, r)
 	})}

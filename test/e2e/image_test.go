@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -546,4 +554,83 @@ func TestPinnedImagesReloadOnSIGHUP(t *testing.T) {
 	}
 	_, err := d.Image.RemoveImage(framework.Ctx(t), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
 	wantCode(t, err, codes.FailedPrecondition, "RemoveImage of an image pinned by reload")
+}
+
+// pushImage pushes a small random image with config c to the registry.
+func pushImage(t *testing.T, addr, repoTag string, c v1.Config) {
+	t.Helper()
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture, cf.Config = runtime.GOOS, runtime.GOARCH, c
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewTag(addr+"/"+repoTag, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatalf("pushing %s: %v", ref, err)
+	}
+}
+
+func TestPullRefusesHostileImageConfig(t *testing.T) {
+	reg := sharedRegistry(t)
+	vols := map[string]struct{}{}
+	for i := range 1000 {
+		vols[fmt.Sprintf("/v%d", i)] = struct{}{}
+	}
+	cases := []struct {
+		repo string
+		cfg  v1.Config
+		want string
+	}{
+		{"crio-test/hostile-uid:1", v1.Config{User: "4294967295"}, "User"},
+		{"crio-test/hostile-volumes:1", v1.Config{Volumes: vols}, "Volumes has 1000 entries"},
+		{"crio-test/hostile-env:1", v1.Config{Env: []string{"A=" + strings.Repeat("x", 200<<10)}}, "Env[0]"},
+	}
+	for _, tc := range cases {
+		pushImage(t, reg.Addr, tc.repo, tc.cfg)
+	}
+	d := newImageDaemon(t, imageDaemonOptions{registry: reg.Addr})
+	for _, tc := range cases {
+		_, err := pull(t, d, reg.Ref(tc.repo), nil)
+		wantCode(t, err, codes.FailedPrecondition, "pull of "+tc.repo)
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("pull of %s: error %q does not name %q", tc.repo, err, tc.want)
+		}
+	}
+	if imgs := listImages(t, d); len(imgs) != 0 {
+		t.Fatalf("refused images were stored: %v", imgs)
+	}
+}
+
+func TestCancelledPullLeavesNoImage(t *testing.T) {
+	reg := sharedRegistry(t)
+	px := startProxy(t, reg.Addr, 3*time.Second)
+	d := newImageDaemon(t, imageDaemonOptions{registry: px.Addr})
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	_, err := d.Image.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: "quay.io/" + multilayer}})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("pull with a 1.5s deadline through a slow registry = %v; want DeadlineExceeded", err)
+	}
+	// The pull runs on in the daemon until it sees nobody waits for it;
+	// give it the time of one slow blob to wind down.
+	if !d.WaitLog("pull of quay.io/"+multilayer+" cancelled: every caller gave up", 10*time.Second) {
+		t.Error("the daemon did not log the cancellation of the abandoned pull")
+	}
+	if imgs := listImages(t, d); len(imgs) != 0 {
+		t.Fatalf("a cancelled pull left images: %v", imgs)
+	}
+	// Nothing half-written gets in the way of the next pull.
+	px.delay.Store(0)
+	mustPull(t, d, "quay.io/"+multilayer)
 }
