@@ -63,7 +63,7 @@ func (s *Server) cleanupPartialSandbox(dir string) {
 		s.log.Warn("CNI DEL of an unfinished sandbox failed", "dir", dir, "error", err)
 	}
 	nsDir := s.cfg.Get().Runtime.NamespacesDir
-	for _, kind := range []string{"netns", "ipcns", "utsns"} {
+	for _, kind := range []string{"netns", "ipcns", "utsns", "userns"} {
 		if err := sandbox.Unpin(filepath.Join(nsDir, kind, id)); err != nil {
 			s.log.Warn("unpinning namespace of an unfinished sandbox", "error", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -63,10 +64,11 @@ type sandboxPlan struct {
 	sysctls                  []sandbox.Sysctl
 	hostname                 string
 	cgroupParent, cgroupPath string
+	uids, gids               []syscall.SysProcIDMap // pod user namespace; nil for none
 }
 
-// planSandbox validates the request; every refusal is InvalidArgument (or
-// Unimplemented) and happens before anything is made.
+// planSandbox validates the request; every refusal is InvalidArgument and
+// happens before anything is made.
 func (s *Server) planSandbox(cfg *config.Config, req *runtimeapi.RunPodSandboxRequest) (*sandboxPlan, error) {
 	c := req.GetConfig()
 	m := c.GetMetadata()
@@ -90,8 +92,9 @@ func (s *Server) planSandbox(cfg *config.Config, req *runtimeapi.RunPodSandboxRe
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "PID namespace mode %s is not valid for a pod", ns.GetPid())
 	}
-	if u := ns.GetUsernsOptions(); u != nil && u.GetMode() == runtimeapi.NamespaceMode_POD {
-		return nil, status.Error(codes.Unimplemented, "pod user namespaces are not supported yet")
+	var err error
+	if p.uids, p.gids, err = sandbox.ValidateUserNS(ns.GetUsernsOptions(), p.hostNet, p.hostIPC, ns.GetPid() == runtimeapi.NamespaceMode_NODE); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	sysctls, err := sandbox.ValidateSysctls(c.GetLinux().GetSysctls(), p.hostNet, p.hostIPC)
 	if err != nil {
@@ -205,12 +208,13 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		Dir: cfg.Runtime.NamespacesDir, ID: p.id,
 		Net: !p.hostNet, IPC: !p.hostIPC, UTS: !p.hostNet,
 		Hostname: p.hostname, Sysctls: p.sysctls, Infra: p.infra,
+		UIDMappings: p.uids, GIDMappings: p.gids,
 	})
 	if err != nil {
 		return err
 	}
 	undo.Add("release namespaces", func(context.Context) error { return pins.Release() })
-	sb.NetNS, sb.IPCNS, sb.UTSNS = pins.Net, pins.IPC, pins.UTS
+	sb.NetNS, sb.IPCNS, sb.UTSNS, sb.UserNS = pins.Net, pins.IPC, pins.UTS, pins.User
 	sb.InfraPID, sb.InfraStartTime = pins.InfraPID, pins.InfraStartTime
 	if sb.InfraPID != 0 {
 		setStage("infra process")
