@@ -62,6 +62,12 @@ func (s *Server) cleanupPartialSandbox(dir string) {
 	if err := s.detachNetwork(ctx, dir); err != nil {
 		s.log.Warn("CNI DEL of an unfinished sandbox failed", "dir", dir, "error", err)
 	}
+	var infra sandbox.Pinned
+	if err := store.ReadJSON(filepath.Join(dir, infraFile), &infra); err == nil {
+		if err := sandbox.KillInfra(infra.InfraPID, infra.InfraStartTime); err != nil {
+			s.log.Warn("killing the infra process of an unfinished sandbox", "error", err)
+		}
+	}
 	nsDir := s.cfg.Get().Runtime.NamespacesDir
 	for _, kind := range []string{"netns", "ipcns", "utsns", "userns"} {
 		if err := sandbox.Unpin(filepath.Join(nsDir, kind, id)); err != nil {

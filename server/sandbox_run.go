@@ -30,6 +30,9 @@ const infraOOMScoreAdj = -998
 // networkFile is the CNI attachment saved in the sandbox directory.
 const networkFile = "network.json"
 
+// infraFile records the infra process of a sandbox being set up.
+const infraFile = "infra.json"
+
 // RunPodSandbox creates and starts a pod sandbox. A repeated request for
 // the same metadata (the kubelet retrying after a timeout) gets the first
 // request's sandbox ID, waiting for it when it is still in flight.
@@ -217,6 +220,11 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	sb.NetNS, sb.IPCNS, sb.UTSNS, sb.UserNS = pins.Net, pins.IPC, pins.UTS, pins.User
 	sb.InfraPID, sb.InfraStartTime = pins.InfraPID, pins.InfraStartTime
 	if sb.InfraPID != 0 {
+		// Recorded at once so that a daemon restarted after a crash
+		// during the rest of the set-up can kill it.
+		if err := saveJSON(filepath.Join(sb.Dir, infraFile), pins); err != nil {
+			return err
+		}
 		setStage("infra process")
 		if err := cgroups.AddProcess(p.cgroupPath, sb.InfraPID); err != nil {
 			return err
@@ -328,13 +336,17 @@ func (s *Server) sandboxLog(sb *store.Sandbox) *slog.Logger {
 	return s.log.With("sandbox", sb.ID, "pod", sb.Name)
 }
 
-// saveAttachment writes the CNI attachment next to the sandbox. The run
-// root does not outlive a reboot, so a rename without fsync is enough: it
-// protects against a daemon crash, which is what the file is for.
-func saveAttachment(path string, att *network.Attachment) error {
-	data, err := json.Marshal(att)
+// saveAttachment writes the CNI attachment next to the sandbox.
+func saveAttachment(path string, att *network.Attachment) error { return saveJSON(path, att) }
+
+// saveJSON writes a file a restarted daemon needs to undo a sandbox set-up
+// cut short. The run root does not outlive a reboot, so a rename without
+// fsync is enough: it protects against a daemon crash, which is what these
+// files are for.
+func saveJSON(path string, v any) error {
+	data, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("encoding CNI attachment: %w", err)
+		return fmt.Errorf("encoding %s: %w", filepath.Base(path), err)
 	}
 	return store.ReplaceFile(path, data, 0o600)
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -86,5 +87,51 @@ func TestPodCgroupParentHoldsInfraAndIsRemoved(t *testing.T) {
 	})})
 	if err == nil || !strings.Contains(err.Error(), "relative/path") {
 		t.Errorf("relative cgroup parent with cgroupfs: %v; want InvalidArgument naming it", err)
+	}
+}
+
+func TestCrashDuringNetworkSetupIsCleanedUpAtRestart(t *testing.T) {
+	requireRoot(t)
+	d := framework.NewDaemon(t, framework.Options{})
+	// A plugin that hangs in ADD after the bridge made a veth and leased
+	// an IP: the daemon is killed while it waits.
+	plugins := t.TempDir()
+	script := "#!/bin/sh\nif [ \"$CNI_COMMAND\" = ADD ]; then sleep 5; exit 1; fi\nexit 0\n"
+	if err := os.WriteFile(filepath.Join(plugins, "crio-e2e-hang"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.WriteDropIn("20-plugins.conf", fmt.Sprintf("[crio.network]\nplugin_dirs = [%q, \"/usr/lib/cni\"]\n", plugins))
+	d.Restart(9)
+	bn := newBridgeNet(t, d, `{"type": "crio-e2e-hang"}`)
+	waitNetworkReady(t, d)
+	before := leftovers(t, d, bn)
+	go d.Runtime.RunPodSandbox(framework.Ctx(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig("crash", podPID)})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(strings.Join(leftovers(t, d, bn), " "), "lease ") {
+		if time.Now().After(deadline) {
+			t.Fatal("the bridge plugin never leased an IP")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mid := leftovers(t, d, bn)
+	infraFiles, _ := filepath.Glob(filepath.Join(d.Dir, "run/crio/sandboxes/*/infra.json"))
+	if len(infraFiles) != 1 {
+		t.Fatalf("infra.json files %v; want one for the pod being made", infraFiles)
+	}
+	var infra struct{ InfraPID int }
+	if b, err := os.ReadFile(infraFiles[0]); err != nil || json.Unmarshal(b, &infra) != nil || infra.InfraPID == 0 {
+		t.Fatalf("reading %s: %v", infraFiles[0], err)
+	}
+	d.Kill()
+	d.Start()
+	if after := leftovers(t, d, bn); !equalStrings(before, after) {
+		t.Errorf("after a crash mid-RunPodSandbox and a restart, left behind:\nbefore %v\nduring %v\nafter  %v", before, mid, after)
+	}
+	if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", infra.InfraPID)); err == nil && strings.Contains(string(cmd), "pause") {
+		t.Errorf("the unfinished pod's infra process %d still runs after the restart", infra.InfraPID)
+	}
+	resp, err := d.Runtime.ListPodSandbox(framework.Ctx(t), &runtimeapi.ListPodSandboxRequest{})
+	if err != nil || len(resp.Items) != 0 {
+		t.Errorf("ListPodSandbox after the restart: %d items, %v; want none", len(resp.GetItems()), err)
 	}
 }
