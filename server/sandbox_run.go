@@ -30,8 +30,17 @@ const infraOOMScoreAdj = -998
 // networkFile is the CNI attachment saved in the sandbox directory.
 const networkFile = "network.json"
 
-// infraFile records the infra process of a sandbox being set up.
-const infraFile = "infra.json"
+// setupFile records what a sandbox being set up holds outside its
+// directory (cgroups, namespace pins, the infra process), so that a
+// daemon restarted after a crash mid-set-up can free it. The state file
+// replaces it once the sandbox is ready.
+const setupFile = "setup.json"
+
+// partialSetup is the content of setupFile.
+type partialSetup struct {
+	CgroupsCreated []string        `json:"cgroupsCreated,omitempty"`
+	Pins           *sandbox.Pinned `json:"pins,omitempty"`
+}
 
 // RunPodSandbox creates and starts a pod sandbox. A repeated request for
 // the same metadata (the kubelet retrying after a timeout) gets the first
@@ -204,6 +213,10 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		return err
 	}
 	sb.CgroupsCreated = created
+	setup := partialSetup{CgroupsCreated: created}
+	if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
+		return err
+	}
 	undo.Add("remove cgroup", func(context.Context) error { return cgroups.Remove(created) })
 
 	setStage("namespaces")
@@ -219,12 +232,11 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	undo.Add("release namespaces", func(context.Context) error { return pins.Release() })
 	sb.NetNS, sb.IPCNS, sb.UTSNS, sb.UserNS = pins.Net, pins.IPC, pins.UTS, pins.User
 	sb.InfraPID, sb.InfraStartTime = pins.InfraPID, pins.InfraStartTime
+	setup.Pins = pins
+	if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
+		return err
+	}
 	if sb.InfraPID != 0 {
-		// Recorded at once so that a daemon restarted after a crash
-		// during the rest of the set-up can kill it.
-		if err := saveJSON(filepath.Join(sb.Dir, infraFile), pins); err != nil {
-			return err
-		}
 		setStage("infra process")
 		if err := cgroups.AddProcess(p.cgroupPath, sb.InfraPID); err != nil {
 			return err
@@ -319,6 +331,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	if err := sb.Save(); err != nil {
 		return err
 	}
+	_ = os.Remove(filepath.Join(sb.Dir, setupFile)) // the state file says it all now
 	if err := ctx.Err(); err != nil {
 		// The kubelet gave up; keep the sandbox anyway: its retry
 		// finds it by name and gets this ID.

@@ -105,7 +105,10 @@ func TestCrashDuringNetworkSetupIsCleanedUpAtRestart(t *testing.T) {
 	bn := newBridgeNet(t, d, `{"type": "crio-e2e-hang"}`)
 	waitNetworkReady(t, d)
 	before := leftovers(t, d, bn)
-	go d.Runtime.RunPodSandbox(framework.Ctx(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig("crash", podPID)})
+	cgParent := fmt.Sprintf("/crio-e2e-%d/crash", time.Now().UnixNano())
+	go d.Runtime.RunPodSandbox(framework.Ctx(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig("crash", podPID, func(c *runtimeapi.PodSandboxConfig) {
+		c.Linux.CgroupParent = cgParent
+	})})
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(strings.Join(leftovers(t, d, bn), " "), "lease ") {
 		if time.Now().After(deadline) {
@@ -114,12 +117,12 @@ func TestCrashDuringNetworkSetupIsCleanedUpAtRestart(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	mid := leftovers(t, d, bn)
-	infraFiles, _ := filepath.Glob(filepath.Join(d.Dir, "run/crio/sandboxes/*/infra.json"))
+	infraFiles, _ := filepath.Glob(filepath.Join(d.Dir, "run/crio/sandboxes/*/setup.json"))
 	if len(infraFiles) != 1 {
-		t.Fatalf("infra.json files %v; want one for the pod being made", infraFiles)
+		t.Fatalf("setup.json files %v; want one for the pod being made", infraFiles)
 	}
-	var infra struct{ InfraPID int }
-	if b, err := os.ReadFile(infraFiles[0]); err != nil || json.Unmarshal(b, &infra) != nil || infra.InfraPID == 0 {
+	var setup struct{ Pins struct{ InfraPID int } }
+	if b, err := os.ReadFile(infraFiles[0]); err != nil || json.Unmarshal(b, &setup) != nil || setup.Pins.InfraPID == 0 {
 		t.Fatalf("reading %s: %v", infraFiles[0], err)
 	}
 	d.Kill()
@@ -127,8 +130,11 @@ func TestCrashDuringNetworkSetupIsCleanedUpAtRestart(t *testing.T) {
 	if after := leftovers(t, d, bn); !equalStrings(before, after) {
 		t.Errorf("after a crash mid-RunPodSandbox and a restart, left behind:\nbefore %v\nduring %v\nafter  %v", before, mid, after)
 	}
-	if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", infra.InfraPID)); err == nil && strings.Contains(string(cmd), "pause") {
-		t.Errorf("the unfinished pod's infra process %d still runs after the restart", infra.InfraPID)
+	if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", setup.Pins.InfraPID)); err == nil && strings.Contains(string(cmd), "pause") {
+		t.Errorf("the unfinished pod's infra process %d still runs after the restart", setup.Pins.InfraPID)
+	}
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/pids", filepath.Dir(cgParent))); !os.IsNotExist(err) {
+		t.Errorf("the unfinished pod's cgroup remains after the restart: %v", err)
 	}
 	resp, err := d.Runtime.ListPodSandbox(framework.Ctx(t), &runtimeapi.ListPodSandboxRequest{})
 	if err != nil || len(resp.Items) != 0 {
