@@ -27,6 +27,9 @@ import (
 // pod's PID 1 should be the last thing the OOM killer takes.
 const infraOOMScoreAdj = -998
 
+// cniTimeout bounds one CNI ADD.
+const cniTimeout = 2 * time.Minute
+
 // networkFile is the CNI attachment saved in the sandbox directory.
 const networkFile = "network.json"
 
@@ -268,8 +271,11 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		if err := saveAttachment(netPath, att); err != nil {
 			return err
 		}
-		netCtx := context.WithoutCancel(ctx) // a half-done ADD is worse than a slow one
-		go func() { netDone <- s.net.Add(netCtx, att) }()
+		// The kubelet giving up must not cut ADD half-way (the rollback
+		// or its retry deals with the result), but a hung plugin must not
+		// hold the sandbox forever either.
+		netCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cniTimeout)
+		go func() { defer cancel(); netDone <- s.net.Add(netCtx, att) }()
 		undo.Add("CNI DEL", func(ctx context.Context) error {
 			if err := s.net.Del(ctx, att); err != nil {
 				return err
@@ -296,7 +302,12 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		return err
 	}
 	sb.HostsPath = filepath.Join(sb.Dir, "hosts")
-	if err := sandbox.WriteHosts(sb.HostsPath, p.hostname, nil); err != nil {
+	if p.hostNet {
+		err = sandbox.CopyHostHosts(sb.HostsPath)
+	} else {
+		err = sandbox.WriteHosts(sb.HostsPath, p.hostname, nil)
+	}
+	if err != nil {
 		return err
 	}
 	setStage("shm")
