@@ -11,9 +11,6 @@ import (
 	"github.com/crio/crio/internal/store"
 )
 
-// streamChunk is how many sandboxes one StreamPodSandboxes message carries.
-const streamChunk = 100
-
 // ListPodSandbox lists sandboxes from memory, filtered by ID (or a prefix
 // of one), state and labels (all must match), newest first.
 func (s *Server) ListPodSandbox(_ context.Context, req *runtimeapi.ListPodSandboxRequest) (*runtimeapi.ListPodSandboxResponse, error) {

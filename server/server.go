@@ -10,6 +10,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/store"
 )
@@ -20,8 +21,9 @@ type Server struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	runtimeapi.UnimplementedImageServiceServer
 
-	cfg *config.Live
-	log *slog.Logger
+	cfg    *config.Live
+	log    *slog.Logger
+	images *image.Service
 
 	sandboxes   *store.Sandboxes
 	net         *network.Manager
@@ -35,6 +37,8 @@ type Server struct {
 type Options struct {
 	Config *config.Live
 	Logger *slog.Logger
+	// Images is the image service (pull, list, status, remove, fs info).
+	Images *image.Service
 	// Network attaches pods to the CNI network and tells whether it is
 	// ready.
 	Network *network.Manager
@@ -49,7 +53,7 @@ func New(opts Options) (*Server, error) {
 		log = slog.Default()
 	}
 	s := &Server{
-		cfg: opts.Config, log: log,
+		cfg: opts.Config, log: log, images: opts.Images,
 		sandboxes: store.NewSandboxes(), net: opts.Network, sandboxRoot: opts.SandboxRoot,
 		podContainers: noPodContainers{},
 	}
