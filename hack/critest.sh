@@ -93,6 +93,7 @@ namespaces_dir = "$work/run/ns"
 runtime_root = "$work/runc"
 [crio.image]
 registries_conf = "$work/registries.conf"
+signature_policy = "$top/contrib/containers/policy.json"
 [crio.network]
 network_dir = "$work/cni"
 plugin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
