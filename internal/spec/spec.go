@@ -109,6 +109,9 @@ func Build(in Input) (*Result, error) {
 		return nil, fmt.Errorf("generating base spec: %w", err)
 	}
 	g.HostSpecific = false
+	// Older runtimes (crun 1.8) refuse an ociVersion they do not know;
+	// nothing used here is newer than 1.1.
+	g.Config.Version = "1.1.0"
 	sc := c.GetLinux().GetSecurityContext()
 	if sc == nil {
 		sc = &runtimeapi.LinuxContainerSecurityContext{}
