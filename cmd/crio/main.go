@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -46,9 +44,8 @@ func newRootCommand() *cobra.Command {
 		}
 	}
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGPIPE)
-		defer stop()
-		return daemon.Run(ctx, opts(cmd))
+		// Run handles SIGTERM, SIGINT and SIGHUP itself.
+		return daemon.Run(context.Background(), opts(cmd))
 	}
 	root.AddCommand(
 		&cobra.Command{

@@ -83,7 +83,7 @@ type Daemon struct {
 
 // Options change how a daemon is started.
 type Options struct {
-	// Config is extra TOML appended to the generated crio.conf.
+	// Config is extra TOML, written as the drop-in crio.conf.d/50-test.conf.
 	Config string
 	// Args are extra command-line flags.
 	Args []string
@@ -148,8 +148,12 @@ nri_listen = %[12]q
 		filepath.Join(dir, "root", "clean.shutdown"), d.Socket,
 		filepath.Join(dir, "run", "exits"), filepath.Join(dir, "run"), filepath.Join(dir, "run", "ns"),
 		d.CNIDir, filepath.Join(dir, "nri.sock"))
-	if err := os.WriteFile(d.Config, []byte(conf+o.Config), 0o644); err != nil {
+	if err := os.WriteFile(d.Config, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if o.Config != "" {
+		// A drop-in rather than appended text: TOML forbids defining a table twice.
+		d.WriteDropIn("50-test.conf", o.Config)
 	}
 	d.Args = append([]string{"--config", d.Config, "--config-dir", d.DropIns}, o.Args...)
 	t.Cleanup(d.cleanup)
