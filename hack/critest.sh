@@ -100,6 +100,8 @@ plugin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
 [crio.nri]
 nri_listen = "$work/nri.sock"
 EOF
+# CRITEST_CRIO_DROPIN: an extra drop-in for the daemon (debugging, other handlers).
+[ -n "${CRITEST_CRIO_DROPIN:-}" ] && cp "$CRITEST_CRIO_DROPIN" "$work/crio.conf.d/90-extra.conf"
 "$bin/crio" --config "$work/crio.conf" --config-dir "$work/crio.conf.d" > "$out/crio.log" 2>&1 &
 crio_pid=$!
 for _ in $(seq 300); do [ -S "$work/crio.sock" ] && break; sleep 0.1; done
