@@ -143,7 +143,7 @@ func TestIsInsecure(t *testing.T) {
 }
 
 // newTestService opens a real overlay store in a temp dir.
-func newTestService(t *testing.T, mutate func(*config.Config)) (*Service, cstorage.Store) {
+func newTestService(t testing.TB, mutate func(*config.Config)) (*Service, cstorage.Store) {
 	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("overlay storage needs root")

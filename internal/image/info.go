@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/shortnames"
@@ -162,9 +163,15 @@ func repoNames(img *cstorage.Image) (tags, digests []string) {
 		}
 		repos = append(repos, reference.TrimNamed(ref))
 	}
-	if img.Digest != "" {
+	// img.Digest first: the manifest the image was pulled with; then the
+	// others it is known by (a manifest list it was picked from).
+	all := append([]digest.Digest{img.Digest}, img.Digests...)
+	for _, dg := range all {
+		if dg == "" {
+			continue
+		}
 		for _, r := range repos {
-			if d, err := reference.WithDigest(r, img.Digest); err == nil {
+			if d, err := reference.WithDigest(r, dg); err == nil {
 				addDigest(d.String())
 			}
 		}
