@@ -634,3 +634,22 @@ func TestCancelledPullLeavesNoImage(t *testing.T) {
 	px.delay.Store(0)
 	mustPull(t, d, "quay.io/"+multilayer)
 }
+
+func TestPullStalledMidDownloadIsCancelled(t *testing.T) {
+	reg := sharedRegistry(t)
+	// Manifests come at once; every blob hangs far longer than the timeout.
+	px := startProxy(t, reg.Addr, time.Minute)
+	d := newImageDaemon(t, imageDaemonOptions{registry: px.Addr, config: `pull_progress_timeout = "2s"`})
+	start := time.Now()
+	_, err := pull(t, d, "quay.io/"+multilayer, nil)
+	wantCode(t, err, codes.DeadlineExceeded, "pull whose blobs never arrive")
+	if !strings.Contains(err.Error(), "no progress for 2s") || !strings.Contains(err.Error(), "pull_progress_timeout") {
+		t.Errorf("error %q does not say the pull stalled past pull_progress_timeout", err)
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("stalled pull took %s to fail with a 2s pull_progress_timeout", el)
+	}
+	if imgs := listImages(t, d); len(imgs) != 0 {
+		t.Fatalf("a stalled pull left images: %v", imgs)
+	}
+}
