@@ -75,7 +75,7 @@ func (s *Service) Status(name string, verbose bool) (Image, error) {
 }
 
 func (s *Service) pins() *pinMatcher {
-	c := s.cfg.Get()
+	c := s.config()
 	return newPinMatcher(c.Image.PauseImage, c.Image.PinnedImages)
 }
 
@@ -200,7 +200,7 @@ func (s *Service) Lookup(name string) (*cstorage.Image, error) {
 			return nil, fmt.Errorf("%w: no image with ID %s", ErrNotFound, name)
 		}
 	}
-	sys := s.systemContext(s.cfg.Get())
+	sys := s.systemContext(s.config())
 	candidates, err := shortnames.ResolveLocally(sys, name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %q: %v", ErrInvalidName, name, err)

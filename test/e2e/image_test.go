@@ -536,15 +536,30 @@ func TestGlobalAuthFileIsUsed(t *testing.T) {
 	wantCode(t, err, codes.Unauthenticated, "pull with wrong request credentials")
 }
 
-func TestPinnedImagesReloadOnSIGHUP(t *testing.T) {
+func TestImageConfigReloadsOnSIGHUP(t *testing.T) {
 	reg := sharedRegistry(t)
-	d := newImageDaemon(t, imageDaemonOptions{registry: reg.Addr})
+	confDir := t.TempDir()
+	d := newImageDaemon(t, imageDaemonOptions{registry: reg.Addr, confDir: confDir})
+	mustPull(t, d, "quay.io/crio-test/busybox:latest")
 	ref := "registry.k8s.io/" + busybox
 	id := mustPull(t, d, ref)
 	if imageStatus(t, d, id, false).Image.Pinned {
 		t.Fatal("busybox pinned before any pinned_images is configured")
 	}
 	d.WriteDropIn("50-pin.conf", "[crio.image]\npinned_images = [\"registry.k8s.io/e2e-test-images/*\"]\n")
+	// registries.conf edited in place: quay.io becomes blocked.
+	regConf := filepath.Join(confDir, "registries.conf")
+	b, err := os.ReadFile(regConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(b), "location = \"quay.io\"\n", "location = \"quay.io\"\nblocked = true\n", 1)
+	if edited == string(b) {
+		t.Fatalf("no quay.io entry to block in %s", b)
+	}
+	if err := os.WriteFile(regConf, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	d.Signal(syscall.SIGHUP)
 	if !d.WaitLog("crio.image.pinned_images", 10*time.Second) {
 		t.Fatal("the daemon did not log the reload of pinned_images")
@@ -552,8 +567,10 @@ func TestPinnedImagesReloadOnSIGHUP(t *testing.T) {
 	if !imageStatus(t, d, id, false).Image.Pinned {
 		t.Fatal("busybox not pinned after pinned_images was reloaded")
 	}
-	_, err := d.Image.RemoveImage(framework.Ctx(t), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
+	_, err = d.Image.RemoveImage(framework.Ctx(t), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
 	wantCode(t, err, codes.FailedPrecondition, "RemoveImage of an image pinned by reload")
+	_, err = pull(t, d, "quay.io/"+busybox, nil)
+	wantCode(t, err, codes.PermissionDenied, "pull from a registry blocked by the reloaded registries.conf")
 }
 
 // pushImage pushes a small random image with config c to the registry.
