@@ -40,6 +40,9 @@ var (
 // sharedRegistry is one loopback test registry for the whole test process.
 func sharedRegistry(t testing.TB) *testregistry.Registry {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: `make unit` (-short) runs no daemon and no registry")
+	}
 	regOnce.Do(func() {
 		regRef, regErr = testregistry.Start(context.Background(), testregistry.Options{})
 	})
