@@ -232,3 +232,18 @@ func isHex(s string) bool {
 	}
 	return true
 }
+
+// Resolve finds the image name refers to (as Lookup does) and returns it
+// with its config, read with the size caps and checked by ValidateConfig:
+// what the container side builds a container from.
+func (s *Service) Resolve(name string) (*cstorage.Image, *v1.Image, error) {
+	img, err := s.Lookup(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := s.readConfig(img)
+	if err != nil {
+		return nil, nil, err
+	}
+	return img, cfg, nil
+}
