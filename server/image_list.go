@@ -9,10 +9,6 @@ import (
 	"github.com/crio/crio/internal/image"
 )
 
-// streamChunk is how many images one StreamImages message carries: well
-// under the gRPC message limit even for images with many names.
-const streamChunk = 100
-
 // ListImages lists the stored images, or the one the filter names.
 func (s *Server) ListImages(ctx context.Context, req *runtimeapi.ListImagesRequest) (*runtimeapi.ListImagesResponse, error) {
 	imgs, err := s.listImages(req.GetFilter())

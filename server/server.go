@@ -9,8 +9,14 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	cstorage "go.podman.io/storage"
+
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/container"
+	"github.com/crio/crio/internal/events"
 	"github.com/crio/crio/internal/image"
+	"github.com/crio/crio/internal/network"
+	"github.com/crio/crio/internal/store"
 )
 
 // Server serves the CRI. RPCs not built yet fall through to the embedded
@@ -22,6 +28,20 @@ type Server struct {
 	cfg    *config.Live
 	log    *slog.Logger
 	images *image.Service
+
+	sandboxes   *store.Sandboxes
+	net         *network.Manager
+	sandboxRoot string
+	// podContainers is the container side's part of stopping and removing
+	// a pod; see PodContainers.
+	podContainers PodContainers
+
+	// events fans lifecycle events out to GetContainerEvents clients.
+	events *events.Broadcaster
+
+	// containers runs the container RPCs; nil when built without a
+	// storage store (they answer Unimplemented then).
+	containers *container.Manager
 }
 
 // Options carries what the server is built from.
@@ -30,6 +50,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Images is the image service (pull, list, status, remove, fs info).
 	Images *image.Service
+	// Network attaches pods to the CNI network and tells whether it is
+	// ready.
+	Network *network.Manager
+	// SandboxRoot is the directory of sandboxes' state directories.
+	SandboxRoot string
+	// Store is the storage store container root filesystems are made on.
+	Store cstorage.Store
 }
 
 // New builds a server from opts.
@@ -38,7 +65,29 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{cfg: opts.Config, log: log, images: opts.Images}, nil
+	s := &Server{
+		cfg: opts.Config, log: log, images: opts.Images,
+		sandboxes: store.NewSandboxes(), net: opts.Network, sandboxRoot: opts.SandboxRoot,
+		podContainers: noPodContainers{},
+		events:        events.New(),
+	}
+	if s.sandboxRoot != "" {
+		if err := s.restoreSandboxes(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Store != nil && opts.Images != nil {
+		m, err := container.New(container.Options{
+			Config: opts.Config, Logger: log, Store: opts.Store, Images: opts.Images,
+			Sandboxes: s.sandboxes.Get,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.containers = m
+		s.podContainers = podContainers{m}
+	}
+	return s, nil
 }
 
 // Register adds the CRI services to g.
@@ -48,4 +97,9 @@ func (s *Server) Register(g *grpc.Server) {
 }
 
 // Close releases what the server holds. Containers keep running.
-func (s *Server) Close() error { return nil }
+func (s *Server) Close() error {
+	if s.containers != nil {
+		return s.containers.Close()
+	}
+	return nil
+}

@@ -2,20 +2,27 @@ package testregistry
 
 import (
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
-// cacheFormat changes whenever the images change in a way the embedded C
-// sources do not show (image configs, layer contents built in Go).
+// cacheFormat changes whenever the cache layout itself changes.
 const cacheFormat = "testregistry-images-v1"
+
+// builderSource is the Go code that builds the images: part of the cache
+// key, so that editing an image rebuilds the cache without a manual bump.
+//
+//go:embed images.go busybox.go layer.go tools.go
+var builderSource embed.FS
 
 // refNameAnnotation names an image in the cached OCI layout's index.
 const refNameAnnotation = "org.opencontainers.image.ref.name"
@@ -24,20 +31,22 @@ const refNameAnnotation = "org.opencontainers.image.ref.name"
 func cacheKey() (string, error) {
 	h := sha256.New()
 	h.Write([]byte(cacheFormat))
-	err := fs.WalkDir(src, "src", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := src.ReadFile(p)
+	for _, fsys := range []fs.FS{src, builderSource} {
+		err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "\x00%s\x00%d\x00", p, len(data))
+			h.Write(data)
+			return nil
+		})
 		if err != nil {
-			return err
+			return "", err
 		}
-		fmt.Fprintf(h, "\x00%s\x00%d\x00", p, len(data))
-		h.Write(data)
-		return nil
-	})
-	if err != nil {
-		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
@@ -105,7 +114,25 @@ func ensureImages(cacheDir string, logf func(string, ...any)) (string, error) {
 	if err := os.Rename(tmpLayout, final); err != nil {
 		return "", fmt.Errorf("install layout: %w", err)
 	}
+	pruneCache(cacheDir, final, logf)
 	return final, nil
+}
+
+// pruneCache removes earlier generations of built images and leftovers of
+// interrupted builds. Only old ones go: a test binary of another checkout
+// may still be serving blobs from its generation.
+func pruneCache(cacheDir, keep string, logf func(string, ...any)) {
+	for _, pattern := range []string{"images-*", "build-*"} {
+		m, _ := filepath.Glob(filepath.Join(cacheDir, pattern))
+		for _, dir := range m {
+			fi, err := os.Stat(dir)
+			if dir == keep || err != nil || time.Since(fi.ModTime()) < 24*time.Hour {
+				continue
+			}
+			logf("testregistry: removing stale cache %s", dir)
+			_ = os.RemoveAll(dir)
+		}
+	}
 }
 
 // complete reports whether dir holds a finished layout: index.json is the

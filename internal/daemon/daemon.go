@@ -20,6 +20,8 @@ import (
 
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/image"
+	"github.com/crio/crio/internal/metrics"
+	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/oci"
 	"github.com/crio/crio/internal/storage"
 	"github.com/crio/crio/internal/version"
@@ -94,11 +96,32 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 	images := image.New(store.Store, live, log)
-	srv, err := server.New(server.Options{Config: live, Logger: log, Images: images})
+	cniWatcher, err := network.NewWatcher(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork, log)
+	if err != nil {
+		return err
+	}
+	defer cniWatcher.Close()
+	srv, err := server.New(server.Options{
+		Config: live, Logger: log,
+		Images:      images,
+		Network:     network.NewManager(cfg.Network.PluginDirs, filepath.Join(cfg.RunRoot, "crio", "cni-cache"), cniWatcher),
+		SandboxRoot: filepath.Join(cfg.RunRoot, "crio", "sandboxes"),
+		Store:       store.Store,
+	})
 	if err != nil {
 		return fmt.Errorf("creating CRI server: %w", err)
 	}
 	defer srv.Close()
+
+	var m *metrics.Metrics
+	if cfg.Metrics.EnableMetrics {
+		m = metrics.New(nil)
+		ms, err := metrics.Serve(cfg.Metrics, m, log)
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+	}
 
 	lis, err := Listen(cfg.API.Listen)
 	if err != nil {
@@ -107,8 +130,8 @@ func Run(ctx context.Context, o Options) error {
 	g := grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.API.GRPCMaxRecvMsgSize),
 		grpc.MaxSendMsgSize(cfg.API.GRPCMaxSendMsgSize),
-		grpc.ChainUnaryInterceptor(server.UnaryInterceptor(log)),
-		grpc.ChainStreamInterceptor(server.StreamInterceptor(log)),
+		grpc.ChainUnaryInterceptor(server.UnaryInterceptor(log, m)),
+		grpc.ChainStreamInterceptor(server.StreamInterceptor(log, m)),
 	)
 	srv.Register(g)
 
