@@ -670,3 +670,56 @@ func TestPullStalledMidDownloadIsCancelled(t *testing.T) {
 		t.Fatalf("a stalled pull left images: %v", imgs)
 	}
 }
+
+func TestRemoveImageUsedByContainerIsRefused(t *testing.T) {
+	d := containerDaemon(t)
+	podID, pc := pod(t, d, "rmi-in-use")
+	ctrID := create(t, d, podID, pc, ctrConfig("holder", []string{"sleep", "1000"}))
+	imgID := imageStatus(t, d, ctrImage, false).Image.GetId()
+
+	for _, name := range []string{ctrImage, imgID} {
+		_, err := d.Image.RemoveImage(framework.Ctx(t), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: name}})
+		wantCode(t, err, codes.FailedPrecondition, "RemoveImage of "+name+" while a container uses it")
+		if !strings.Contains(err.Error(), ctrID) {
+			t.Errorf("refusal %q does not name container %s", err, ctrID)
+		}
+	}
+	if s := imageStatus(t, d, imgID, false); s.Image == nil {
+		t.Fatal("the image in use is gone")
+	}
+
+	if _, err := d.Runtime.RemoveContainer(framework.Ctx(t), &runtimeapi.RemoveContainerRequest{ContainerId: ctrID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Image.RemoveImage(framework.Ctx(t), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: ctrImage}}); err != nil {
+		t.Fatalf("RemoveImage once the container is removed: %v", err)
+	}
+	if s := imageStatus(t, d, imgID, false); s.Image != nil {
+		t.Fatal("image still present after RemoveImage")
+	}
+}
+
+func TestImageFsInfoCountsContainerWrites(t *testing.T) {
+	d := containerDaemon(t)
+	ctrBytes := func() uint64 {
+		resp, err := d.Image.ImageFsInfo(framework.Ctx(t), &runtimeapi.ImageFsInfoRequest{})
+		if err != nil {
+			t.Fatalf("ImageFsInfo: %v", err)
+		}
+		return resp.ContainerFilesystems[0].UsedBytes.GetValue()
+	}
+	before := ctrBytes()
+	podID, pc := pod(t, d, "fsinfo-writes")
+	run(t, d, podID, pc, ctrConfig("writer", []string{"sh", "-c", "dd if=/dev/zero of=/big bs=1048576 count=8 && sleep 1000"}))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		after := ctrBytes()
+		if after >= before+8<<20 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container file system used bytes %d -> %d after a container wrote 8 MiB", before, after)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
