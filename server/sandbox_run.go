@@ -327,6 +327,9 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	if err != nil {
 		return err
 	}
+	if err := sandbox.ApplyDeferredSysctls(pins); err != nil {
+		return err
+	}
 	if att != nil {
 		sb.IPs = att.IPs
 		if err := saveAttachment(filepath.Join(sb.Dir, networkFile), att); err != nil {
