@@ -358,7 +358,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	return nil
 }
 
-// logger is s.log with a sandbox's identity.
+// sandboxLog is s.log with a sandbox's identity.
 func (s *Server) sandboxLog(sb *store.Sandbox) *slog.Logger {
 	return s.log.With("sandbox", sb.ID, "pod", sb.Name)
 }
