@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,6 +131,12 @@ func (s *Server) planSandbox(cfg *config.Config, req *runtimeapi.RunPodSandboxRe
 		if pm.GetContainerPort() <= 0 || pm.GetContainerPort() > 65535 || pm.GetHostPort() < 0 || pm.GetHostPort() > 65535 {
 			return nil, status.Errorf(codes.InvalidArgument, "port mapping %d->%d: ports must be 1-65535", pm.GetHostPort(), pm.GetContainerPort())
 		}
+		if ip := pm.GetHostIp(); ip != "" && net.ParseIP(ip) == nil {
+			return nil, status.Errorf(codes.InvalidArgument, "port mapping %d->%d: host IP %q is not an IP address", pm.GetHostPort(), pm.GetContainerPort(), ip)
+		}
+	}
+	if d := c.GetLogDirectory(); d != "" && (!filepath.IsAbs(d) || filepath.Clean(d) != d) {
+		return nil, status.Errorf(codes.InvalidArgument, "log directory %q is not a clean absolute path", d)
 	}
 	return p, nil
 }
