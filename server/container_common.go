@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/container"
 	"github.com/crio/crio/internal/store"
@@ -63,4 +64,19 @@ func nanos(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixNano()
+}
+
+// publishContainerEvent sends a CRI event for c with its status and its
+// pod's.
+func (s *Server) publishContainerEvent(c *store.Container, t runtimeapi.ContainerEventType) {
+	ev := &runtimeapi.ContainerEventResponse{
+		ContainerId:        c.ID,
+		ContainerEventType: t,
+		CreatedAt:          time.Now().UnixNano(),
+		ContainersStatuses: []*runtimeapi.ContainerStatus{containerStatus(c)},
+	}
+	if ps, err := s.PodSandboxStatus(context.Background(), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: c.SandboxID}); err == nil {
+		ev.PodSandboxStatus = ps.Status
+	}
+	s.events.Publish(ev)
 }

@@ -22,6 +22,26 @@ func (s *Server) ContainerStatus(_ context.Context, req *runtimeapi.ContainerSta
 	if err != nil {
 		return nil, containerError("container status", err)
 	}
+	resp := &runtimeapi.ContainerStatusResponse{Status: containerStatus(c)}
+	if req.GetVerbose() {
+		spec, _ := container.Spec(c)
+		info, err := json.Marshal(struct {
+			SandboxID   string          `json:"sandboxID"`
+			PID         int             `json:"pid"`
+			Handler     string          `json:"runtimeHandler"`
+			Bundle      string          `json:"bundle"`
+			RuntimeSpec json.RawMessage `json:"runtimeSpec,omitempty"`
+		}{c.SandboxID, c.Runtime.PID, c.Runtime.Handler, c.Runtime.Bundle, spec})
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "encoding verbose status: %v", err)
+		}
+		resp.Info = map[string]string{"info": string(info)}
+	}
+	return resp, nil
+}
+
+// containerStatus is the CRI status of c, from memory.
+func containerStatus(c *store.Container) *runtimeapi.ContainerStatus {
 	st := c.Status()
 	out := &runtimeapi.ContainerStatus{
 		Id:          c.ID,
@@ -48,22 +68,7 @@ func (s *Server) ContainerStatus(_ context.Context, req *runtimeapi.ContainerSta
 	if st.Resources != nil {
 		out.Resources = &runtimeapi.ContainerResources{Linux: st.Resources}
 	}
-	resp := &runtimeapi.ContainerStatusResponse{Status: out}
-	if req.GetVerbose() {
-		spec, _ := container.Spec(c)
-		info, err := json.Marshal(struct {
-			SandboxID   string          `json:"sandboxID"`
-			PID         int             `json:"pid"`
-			Handler     string          `json:"runtimeHandler"`
-			Bundle      string          `json:"bundle"`
-			RuntimeSpec json.RawMessage `json:"runtimeSpec,omitempty"`
-		}{c.SandboxID, c.Runtime.PID, c.Runtime.Handler, c.Runtime.Bundle, spec})
-		if err != nil {
-			return nil, status.Errorf(codes.Internal, "encoding verbose status: %v", err)
-		}
-		resp.Info = map[string]string{"info": string(info)}
-	}
-	return resp, nil
+	return out
 }
 
 func imageSpec(c *store.Container) *runtimeapi.ImageSpec {

@@ -81,7 +81,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Store != nil && opts.Images != nil {
 		m, err := container.New(container.Options{
 			Config: opts.Config, Logger: log, Store: opts.Store, Images: opts.Images,
-			Sandboxes: s.sandboxes.Get,
+			Sandboxes: s.sandboxes.Get, OnEvent: s.publishContainerEvent,
 		})
 		if err != nil {
 			return nil, err

@@ -54,6 +54,7 @@ type Manager struct {
 	images     *image.Service
 	rt         *oci.Runtime
 	sandboxes  SandboxLookup
+	onEvent    func(*store.Container, runtimeapi.ContainerEventType)
 	Containers *store.Containers
 
 	// exitMu orders exit recording with start (a process that exits at
@@ -68,13 +69,15 @@ type Options struct {
 	Store     cstorage.Store
 	Images    *image.Service
 	Sandboxes SandboxLookup
+	// OnEvent, when set, is told of every lifecycle change (CRI events).
+	OnEvent func(*store.Container, runtimeapi.ContainerEventType)
 }
 
 // New makes the manager, its OCI runtime and exit monitor, and reloads the
 // containers saved on disk.
 func New(o Options) (*Manager, error) {
 	m := &Manager{cfg: o.Config, log: o.Logger, store: o.Store, images: o.Images, sandboxes: o.Sandboxes,
-		Containers: store.NewContainers()}
+		onEvent: o.OnEvent, Containers: store.NewContainers()}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -130,6 +133,7 @@ func (m *Manager) recordExit(c *store.Container) {
 			m.log.Error("saving container state", "id", c.ID, "error", err)
 		}
 		m.log.Info("container exited", "id", c.ID, "code", st.Code, "reason", st.Reason)
+		m.event(c, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
 	}
 }
 
@@ -281,6 +285,10 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if err != nil {
 		return "", err
 	}
+	if logPath == "" {
+		// The kubelet always names one; crictl may not.
+		logPath = filepath.Join(live.LogDir, id+".log")
+	}
 	stopSignal := strings.TrimPrefix(cfg.StopSignal.String(), "SIGNAL_")
 	if cfg.StopSignal == runtimeapi.Signal_SIGNAL_RUNTIME_DEFAULT {
 		stopSignal = imgCfg.StopSignal
@@ -325,6 +333,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	m.Containers.Add(id, c)
 	m.Containers.Names.Finish(name, id)
 	m.log.Info("created container", "id", id, "name", name, "sandbox", sb.ID)
+	m.event(c, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
 	return id, nil
 }
 
@@ -407,9 +416,16 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	m.exitMu.Lock()
 	c.SetStarted(now)
 	m.exitMu.Unlock()
+	m.event(c, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
 	// An exit recorded before SetStarted stays recorded.
 	m.recordExit(c)
 	return c.Save()
+}
+
+func (m *Manager) event(c *store.Container, t runtimeapi.ContainerEventType) {
+	if m.onEvent != nil {
+		m.onEvent(c, t)
+	}
 }
 
 // Stop stops a container, killing it after timeout. Stopping a stopped
@@ -460,6 +476,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	m.Containers.Delete(c.ID)
 	m.Containers.Names.Release(c.Name, c.ID)
 	m.log.Info("removed container", "id", c.ID)
+	m.event(c, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -317,5 +318,65 @@ func TestCrunHandler(t *testing.T) {
 	id := run(t, d, resp.PodSandboxId, cfg, ctrConfig("c", []string{"sh", "-c", "exit 6"}))
 	if st := waitExited(t, d, id, 30*time.Second); st.ExitCode != 6 {
 		t.Errorf("crun exit %d; want 6", st.ExitCode)
+	}
+}
+
+func TestContainerEventsAndPodPIDNamespace(t *testing.T) {
+	d := containerDaemon(t)
+	ctx, cancel := context.WithCancel(framework.Ctx(t))
+	defer cancel()
+	stream, err := d.Runtime.GetContainerEvents(ctx, &runtimeapi.GetEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	podID, pc := pod(t, d, "pidns", podPID)
+	id := run(t, d, podID, pc, ctrConfig("pid1", []string{"sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo"}, func(c *runtimeapi.ContainerConfig) {
+		c.Linux.SecurityContext.NamespaceOptions.Pid = runtimeapi.NamespaceMode_POD
+	}))
+	waitExited(t, d, id, 30*time.Second)
+	// PID 1 of a POD PID namespace is the pod's infra process.
+	if got := logText(t, filepath.Join(pc.LogDirectory, "pid1.log")); len(got) == 0 || !strings.Contains(got[0], "pause") {
+		t.Errorf("PID 1 in the container is %q; want the pod's infra (pause) process", got)
+	}
+	want := []runtimeapi.ContainerEventType{
+		runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT,
+		runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT,
+		runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT,
+	}
+	var got []runtimeapi.ContainerEventType
+	deadline := time.After(10 * time.Second)
+	evs := make(chan *runtimeapi.ContainerEventResponse)
+	go func() {
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				close(evs)
+				return
+			}
+			evs <- ev
+		}
+	}()
+	for len(got) < len(want) {
+		select {
+		case ev, ok := <-evs:
+			if !ok {
+				t.Fatalf("event stream ended; got %v", got)
+			}
+			if ev.ContainerId != id {
+				continue
+			}
+			if len(ev.ContainersStatuses) != 1 || ev.ContainersStatuses[0].Id != id || ev.PodSandboxStatus.GetId() != podID {
+				t.Errorf("event %v lacks the container's or pod's status", ev.ContainerEventType)
+			}
+			got = append(got, ev.ContainerEventType)
+		case <-deadline:
+			t.Fatalf("events %v; want %v", got, want)
+		}
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("events %v; want %v", got, want)
+			break
+		}
 	}
 }
