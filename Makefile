@@ -10,6 +10,8 @@ GOFLAGS_B := -trimpath -tags "$(TAGS)"
 # Debian packages the daemon and its tests need.
 DEB_PKGS  := runc crun conmon containernetworking-plugins iptables iproute2 busybox-static criu \
              libseccomp-dev util-linux ca-certificates
+# hack/testregistry compiles static helper programs and fetches and unpacks Debian's busybox .deb.
+DEB_PKGS  += gcc libc6-dev dpkg apt
 
 crio.conf.example: FORCE
 
@@ -35,9 +37,10 @@ lint: ## gofmt and go vet.
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags "$(TAGS)" ./...
 
-install-deps: ## Install the Debian packages crio needs (as root).
+install-deps: ## Install the Debian packages crio needs and a current runc (as root).
 	@if ! dpkg -s $(DEB_PKGS) >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PKGS); fi
+	hack/install-runc.sh
 
 install: build ## Install the binary, the default config, the systemd unit and the CNI bridge network.
 	install -D -m 0755 bin/crio $(DESTDIR)$(BINDIR)/crio

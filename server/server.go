@@ -10,6 +10,9 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/image"
+	"github.com/crio/crio/internal/network"
+	"github.com/crio/crio/internal/store"
 )
 
 // Server serves the CRI. RPCs not built yet fall through to the embedded
@@ -18,14 +21,29 @@ type Server struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	runtimeapi.UnimplementedImageServiceServer
 
-	cfg *config.Live
-	log *slog.Logger
+	cfg    *config.Live
+	log    *slog.Logger
+	images *image.Service
+
+	sandboxes   *store.Sandboxes
+	net         *network.Manager
+	sandboxRoot string
+	// podContainers is the container side's part of stopping and removing
+	// a pod; see PodContainers.
+	podContainers PodContainers
 }
 
 // Options carries what the server is built from.
 type Options struct {
 	Config *config.Live
 	Logger *slog.Logger
+	// Images is the image service (pull, list, status, remove, fs info).
+	Images *image.Service
+	// Network attaches pods to the CNI network and tells whether it is
+	// ready.
+	Network *network.Manager
+	// SandboxRoot is the directory of sandboxes' state directories.
+	SandboxRoot string
 }
 
 // New builds a server from opts.
@@ -34,7 +52,17 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{cfg: opts.Config, log: log}, nil
+	s := &Server{
+		cfg: opts.Config, log: log, images: opts.Images,
+		sandboxes: store.NewSandboxes(), net: opts.Network, sandboxRoot: opts.SandboxRoot,
+		podContainers: noPodContainers{},
+	}
+	if s.sandboxRoot != "" {
+		if err := s.restoreSandboxes(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Register adds the CRI services to g.

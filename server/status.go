@@ -6,6 +6,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/oci"
 	"github.com/crio/crio/internal/version"
@@ -29,7 +30,7 @@ func (s *Server) Status(_ context.Context, req *runtimeapi.StatusRequest) (*runt
 		runtimeCond.Message = err.Error()
 	}
 	netCond := &runtimeapi.RuntimeCondition{Type: runtimeapi.NetworkReady, Status: true}
-	if _, err := network.FindNetwork(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork); err != nil {
+	if err := s.networkReady(cfg); err != nil {
 		netCond.Status = false
 		netCond.Reason = reasonNetworkNotReady
 		netCond.Message = "Network plugin returns error: " + err.Error()
@@ -51,4 +52,15 @@ func (s *Server) Status(_ context.Context, req *runtimeapi.StatusRequest) (*runt
 		resp.Info = map[string]string{"info": string(b), "config": cfg.String()}
 	}
 	return resp, nil
+}
+
+// networkReady answers from the conf-dir watcher's view (kept current by
+// inotify), or reads the dir when no watcher is wired in.
+func (s *Server) networkReady(cfg *config.Config) error {
+	if s.net != nil {
+		_, err := s.net.Watcher().Network()
+		return err
+	}
+	_, err := network.FindNetwork(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork)
+	return err
 }

@@ -5,15 +5,24 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/daemon"
+	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/version"
 )
 
 func main() {
+	// The infra process of a pod with a shared PID namespace is this
+	// binary re-executed; it must not parse flags or load any config.
+	if len(os.Args) == 2 && os.Args[1] == "pause" {
+		sandbox.RunPause()
+		return
+	}
 	if err := newRootCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "crio:", err)
 		os.Exit(1)
@@ -44,7 +53,13 @@ func newRootCommand() *cobra.Command {
 		}
 	}
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
-		// Run handles SIGTERM, SIGINT and SIGHUP itself.
+		// Swallow SIGPIPE: with a handler installed, a write to a
+		// closed pipe or socket (a CNI plugin that exits early, a client
+		// that hangs up, a log reader gone) returns EPIPE instead of
+		// killing the daemon. It must not stop the daemon either, which a
+		// context cancelled by SIGPIPE did. Unlike SIG_IGN, a caught
+		// signal is reset to default in the programs the daemon runs.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 		return daemon.Run(context.Background(), opts(cmd))
 	}
 	root.AddCommand(

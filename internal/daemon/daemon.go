@@ -19,7 +19,10 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/image"
+	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/oci"
+	"github.com/crio/crio/internal/storage"
 	"github.com/crio/crio/internal/version"
 	"github.com/crio/crio/server"
 )
@@ -82,7 +85,27 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	live := config.NewLive(cfg)
-	srv, err := server.New(server.Options{Config: live, Logger: log})
+	store, err := storage.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Warn("closing storage", "error", err)
+		}
+	}()
+	images := image.New(store.Store, live, log)
+	cniWatcher, err := network.NewWatcher(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork, log)
+	if err != nil {
+		return err
+	}
+	defer cniWatcher.Close()
+	srv, err := server.New(server.Options{
+		Config: live, Logger: log,
+		Images:      images,
+		Network:     network.NewManager(cfg.Network.PluginDirs, filepath.Join(cfg.RunRoot, "crio", "cni-cache"), cniWatcher),
+		SandboxRoot: filepath.Join(cfg.RunRoot, "crio", "sandboxes"),
+	})
 	if err != nil {
 		return fmt.Errorf("creating CRI server: %w", err)
 	}

@@ -1,0 +1,63 @@
+// Package image implements the CRI image service on the daemon's
+// go.podman.io/storage store: pull (go.podman.io/image/v5 copy), list,
+// status, remove, file-system Usage and pinning.
+package image
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+
+	cstorage "go.podman.io/storage"
+
+	"github.com/crio/crio/internal/config"
+)
+
+// Error kinds. Errors returned by this package wrap one of them (errors.Is)
+// so that the server maps them to gRPC codes in one place.
+var (
+	ErrInvalidName  = errors.New("invalid image name")
+	ErrNotFound     = errors.New("image not found")
+	ErrInUse        = errors.New("image is in use by a container")
+	ErrPinned       = errors.New("image is pinned")
+	ErrBadImage     = errors.New("image refused")
+	ErrUnauthorized = errors.New("registry refused the credentials")
+	ErrRejected     = errors.New("image rejected by the signature policy")
+	ErrBlocked      = errors.New("registry is blocked")
+	ErrUnavailable  = errors.New("registry unavailable")
+	ErrStalled      = errors.New("pull made no progress")
+	ErrTooMany      = errors.New("registry rate limit")
+)
+
+// Service is the image side of the daemon. It reads the reloadable keys
+// (registries, policy, pinned images, pause image) from the live config on
+// every call.
+type Service struct {
+	store cstorage.Store
+	cfg   *config.Live
+	log   *slog.Logger
+
+	pulls pullGroup
+
+	mu    sync.Mutex
+	cache map[string]*cachedInfo // image ID -> facts that never change for an ID
+	Usage map[string]Usage       // image layer ID -> disk Usage (image layers are immutable)
+}
+
+// New builds the service on store.
+func New(store cstorage.Store, cfg *config.Live, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{
+		store: store,
+		cfg:   cfg,
+		log:   log,
+		pulls: pullGroup{m: map[string]*flight{}},
+		cache: map[string]*cachedInfo{},
+		Usage: map[string]Usage{},
+	}
+}
+
+// Store returns the storage store the service works on.
+func (s *Service) Store() cstorage.Store { return s.store }

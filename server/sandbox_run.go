@@ -1,0 +1,336 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/internal/cgroups"
+	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/network"
+	"github.com/crio/crio/internal/sandbox"
+	"github.com/crio/crio/internal/store"
+)
+
+// infraOOMScoreAdj is the infra process's oom_score_adj, as in CRI-O: the
+// pod's PID 1 should be the last thing the OOM killer takes.
+const infraOOMScoreAdj = -998
+
+// networkFile is the CNI attachment saved in the sandbox directory.
+const networkFile = "network.json"
+
+// RunPodSandbox creates and starts a pod sandbox. A repeated request for
+// the same metadata (the kubelet retrying after a timeout) gets the first
+// request's sandbox ID, waiting for it when it is still in flight.
+func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandboxRequest) (*runtimeapi.RunPodSandboxResponse, error) {
+	cfg := s.cfg.Get()
+	plan, err := s.planSandbox(cfg, req)
+	if err != nil {
+		return nil, err
+	}
+	id, owner, err := s.sandboxes.Names.Reserve(ctx, plan.name, store.GenerateID())
+	if err != nil {
+		return nil, sandboxError("waiting for the pod's earlier RunPodSandbox", err)
+	}
+	if !owner {
+		s.log.Info("RunPodSandbox for a pod that exists: returning its ID", "name", plan.name, "id", id)
+		return &runtimeapi.RunPodSandboxResponse{PodSandboxId: id}, nil
+	}
+	plan.id = id
+	if err := s.runSandbox(ctx, cfg, plan); err != nil {
+		return nil, err
+	}
+	return &runtimeapi.RunPodSandboxResponse{PodSandboxId: id}, nil
+}
+
+// sandboxPlan is a validated request: everything decided before anything
+// is made.
+type sandboxPlan struct {
+	id, name                 string
+	config                   *runtimeapi.PodSandboxConfig
+	handler                  string
+	hostNet, hostIPC, infra  bool
+	sysctls                  []sandbox.Sysctl
+	hostname                 string
+	cgroupParent, cgroupPath string
+}
+
+// planSandbox validates the request; every refusal is InvalidArgument (or
+// Unimplemented) and happens before anything is made.
+func (s *Server) planSandbox(cfg *config.Config, req *runtimeapi.RunPodSandboxRequest) (*sandboxPlan, error) {
+	c := req.GetConfig()
+	m := c.GetMetadata()
+	if m.GetName() == "" || m.GetNamespace() == "" || m.GetUid() == "" {
+		return nil, status.Error(codes.InvalidArgument, "pod sandbox metadata needs a name, a namespace and a uid")
+	}
+	p := &sandboxPlan{name: store.SandboxName(m), config: c, handler: req.GetRuntimeHandler()}
+	if p.handler == "" {
+		p.handler = cfg.Runtime.DefaultRuntime
+	}
+	if _, ok := cfg.Runtime.Runtimes[p.handler]; !ok {
+		return nil, status.Errorf(codes.InvalidArgument, "runtime handler %q is not configured (have %v)", p.handler, cfg.HandlerNames())
+	}
+	ns := c.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	p.hostNet = ns.GetNetwork() == runtimeapi.NamespaceMode_NODE
+	p.hostIPC = ns.GetIpc() == runtimeapi.NamespaceMode_NODE
+	switch ns.GetPid() {
+	case runtimeapi.NamespaceMode_POD:
+		p.infra = true
+	case runtimeapi.NamespaceMode_NODE, runtimeapi.NamespaceMode_CONTAINER:
+	default:
+		return nil, status.Errorf(codes.InvalidArgument, "PID namespace mode %s is not valid for a pod", ns.GetPid())
+	}
+	if u := ns.GetUsernsOptions(); u != nil && u.GetMode() == runtimeapi.NamespaceMode_POD {
+		return nil, status.Error(codes.Unimplemented, "pod user namespaces are not supported yet")
+	}
+	sysctls, err := sandbox.ValidateSysctls(c.GetLinux().GetSysctls(), p.hostNet, p.hostIPC)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	p.sysctls = append(s.defaultSysctls(cfg, c.GetLinux().GetSysctls(), p.hostNet, p.hostIPC), sysctls...)
+	if err := sandbox.ValidateDNS(c.GetDnsConfig()); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if p.hostname, err = sandbox.Hostname(c, p.hostNet); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	p.cgroupParent = c.GetLinux().GetCgroupParent()
+	if p.cgroupPath, err = cgroups.ResolveParent(cgroups.Driver(cfg.Runtime.CgroupManager), p.cgroupParent); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	for _, pm := range c.GetPortMappings() {
+		if pm.GetContainerPort() <= 0 || pm.GetContainerPort() > 65535 || pm.GetHostPort() < 0 || pm.GetHostPort() > 65535 {
+			return nil, status.Errorf(codes.InvalidArgument, "port mapping %d->%d: ports must be 1-65535", pm.GetHostPort(), pm.GetContainerPort())
+		}
+	}
+	return p, nil
+}
+
+// defaultSysctls are [crio.runtime] default_sysctls the pod does not set
+// itself and that apply to its namespaces; the others are skipped.
+func (s *Server) defaultSysctls(cfg *config.Config, pod map[string]string, hostNet, hostIPC bool) []sandbox.Sysctl {
+	var out []sandbox.Sysctl
+	for k, v := range sandbox.ParseDefaultSysctls(cfg.Runtime.DefaultSysctls, nil) {
+		if _, set := pod[k]; set {
+			continue
+		}
+		ss, err := sandbox.ValidateSysctls(map[string]string{k: v}, hostNet, hostIPC)
+		if err != nil {
+			s.log.Debug("default sysctl not applied to this pod", "sysctl", k, "reason", err)
+			continue
+		}
+		out = append(out, ss...)
+	}
+	return out
+}
+
+// runSandbox makes the sandbox p describes. Each step registers its undo
+// right after it succeeds; on failure they run in reverse and nothing is
+// left: no namespace pin, mount, IP lease, cgroup or state file.
+func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxPlan) (retErr error) {
+	log := s.log.With("sandbox", p.id, "pod", p.name)
+	start := time.Now()
+	var undo sandbox.Undo
+	// stage names the step in progress, for the error and for the
+	// per-step timings logged at the end.
+	stage, stageStart := "validate", start
+	var timings []string
+	setStage := func(name string) {
+		now := time.Now()
+		timings = append(timings, stage+"="+now.Sub(stageStart).Round(10*time.Microsecond).String())
+		stage, stageStart = name, now
+	}
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		log.Warn("RunPodSandbox failed; rolling back", "stage", stage, "error", retErr)
+		if err := undo.Run(ctx, log); err != nil {
+			log.Error("rollback incomplete", "error", err)
+		}
+		retErr = sandboxError("RunPodSandbox "+p.name+" (at "+stage+")", retErr)
+	}()
+	undo.Add("release name", func(context.Context) error {
+		s.sandboxes.Names.Release(p.name, p.id)
+		return nil
+	})
+
+	sb := &store.Sandbox{
+		ID: p.id, Name: p.name, Config: p.config, RuntimeHandler: p.handler,
+		CgroupParent: p.cgroupParent, CgroupPath: p.cgroupPath,
+		Dir:      sandbox.Dir(s.sandboxRoot, p.id),
+		Hostname: p.hostname, LogDirectory: p.config.GetLogDirectory(),
+		CreatedAt: start,
+	}
+
+	setStage("state dir")
+	if err := os.MkdirAll(s.sandboxRoot, 0o711); err != nil {
+		return err
+	}
+	if err := os.Mkdir(sb.Dir, 0o700); err != nil {
+		return fmt.Errorf("creating sandbox dir: %w", err)
+	}
+	undo.Add("remove state dir", func(context.Context) error { return os.RemoveAll(sb.Dir) })
+
+	if dir := sb.LogDirectory; dir != "" {
+		setStage("log dir")
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("creating log directory: %w", err)
+			}
+			undo.Add("remove log dir", func(context.Context) error { return os.Remove(dir) })
+		}
+	}
+
+	setStage("cgroup")
+	created, err := cgroups.Create(p.cgroupPath)
+	if err != nil {
+		return err
+	}
+	sb.CgroupsCreated = created
+	undo.Add("remove cgroup", func(context.Context) error { return cgroups.Remove(created) })
+
+	setStage("namespaces")
+	pins, err := sandbox.Pin(sandbox.PinOptions{
+		Dir: cfg.Runtime.NamespacesDir, ID: p.id,
+		Net: !p.hostNet, IPC: !p.hostIPC, UTS: !p.hostNet,
+		Hostname: p.hostname, Sysctls: p.sysctls, Infra: p.infra,
+	})
+	if err != nil {
+		return err
+	}
+	undo.Add("release namespaces", func(context.Context) error { return pins.Release() })
+	sb.NetNS, sb.IPCNS, sb.UTSNS = pins.Net, pins.IPC, pins.UTS
+	sb.InfraPID, sb.InfraStartTime = pins.InfraPID, pins.InfraStartTime
+	if sb.InfraPID != 0 {
+		setStage("infra process")
+		if err := cgroups.AddProcess(p.cgroupPath, sb.InfraPID); err != nil {
+			return err
+		}
+		if err := sandbox.SetOOMScoreAdj(sb.InfraPID, infraOOMScoreAdj); err != nil {
+			log.Warn("infra process oom_score_adj not set", "error", err)
+		}
+	}
+
+	// CNI ADD runs while the files are written; its result is awaited
+	// below.
+	setStage("network")
+	netDone := make(chan error, 1)
+	var att *network.Attachment
+	if !p.hostNet {
+		if att, err = s.net.Prepare(network.Pod{
+			ID: p.id, NetNS: sb.NetNS, Name: p.config.GetMetadata().GetName(),
+			Namespace: p.config.GetMetadata().GetNamespace(), UID: p.config.GetMetadata().GetUid(),
+			PortMappings: p.config.GetPortMappings(), Annotations: p.config.GetAnnotations(),
+		}); err != nil {
+			if errors.Is(err, network.ErrNoNetwork) {
+				return status.Error(codes.FailedPrecondition, err.Error())
+			}
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
+		sb.NetworkName = att.Network
+		// Saved before ADD so that a daemon that dies during ADD can DEL.
+		netPath := filepath.Join(sb.Dir, networkFile)
+		if err := saveAttachment(netPath, att); err != nil {
+			return err
+		}
+		netCtx := context.WithoutCancel(ctx) // a half-done ADD is worse than a slow one
+		go func() { netDone <- s.net.Add(netCtx, att) }()
+		undo.Add("CNI DEL", func(ctx context.Context) error {
+			if err := s.net.Del(ctx, att); err != nil {
+				return err
+			}
+			return os.Remove(netPath)
+		})
+	} else {
+		netDone <- nil
+	}
+	netWaited := false
+	defer func() {
+		if !netWaited {
+			<-netDone // the DEL undo must not race the ADD
+		}
+	}()
+
+	setStage("files")
+	sb.HostnamePath = filepath.Join(sb.Dir, "hostname")
+	if err := sandbox.WriteHostname(sb.HostnamePath, p.hostname); err != nil {
+		return err
+	}
+	sb.ResolvConfPath = filepath.Join(sb.Dir, "resolv.conf")
+	if err := sandbox.WriteResolvConf(sb.ResolvConfPath, p.config.GetDnsConfig()); err != nil {
+		return err
+	}
+	sb.HostsPath = filepath.Join(sb.Dir, "hosts")
+	if err := sandbox.WriteHosts(sb.HostsPath, p.hostname, nil); err != nil {
+		return err
+	}
+	setStage("shm")
+	if p.hostIPC {
+		sb.ShmPath = "/dev/shm"
+	} else {
+		sb.ShmPath = filepath.Join(sb.Dir, "shm")
+		if err := sandbox.MountShm(sb.ShmPath); err != nil {
+			return err
+		}
+		undo.Add("unmount shm", func(context.Context) error { return sandbox.UnmountShm(sb.ShmPath) })
+	}
+
+	setStage("network wait")
+	err = <-netDone
+	netWaited = true
+	if err != nil {
+		return err
+	}
+	if att != nil {
+		sb.IPs = att.IPs
+		if err := saveAttachment(filepath.Join(sb.Dir, networkFile), att); err != nil {
+			return err
+		}
+		if err := sandbox.WriteHosts(sb.HostsPath, p.hostname, sb.IPs); err != nil {
+			return err
+		}
+	}
+
+	setStage("state file")
+	sb.SetState(runtimeapi.PodSandboxState_SANDBOX_READY)
+	if err := sb.Save(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		// The kubelet gave up; keep the sandbox anyway: its retry
+		// finds it by name and gets this ID.
+		log.Info("RunPodSandbox finished after the caller gave up", "error", err)
+	}
+	s.sandboxes.Add(p.id, sb)
+	s.sandboxes.Names.Finish(p.name, p.id)
+	setStage("done")
+	log.Info("pod sandbox ready", "ips", sb.IPs, "infra_pid", sb.InfraPID, "duration", time.Since(start), "stages", strings.Join(timings, ","))
+	return nil
+}
+
+// logger is s.log with a sandbox's identity.
+func (s *Server) sandboxLog(sb *store.Sandbox) *slog.Logger {
+	return s.log.With("sandbox", sb.ID, "pod", sb.Name)
+}
+
+// saveAttachment writes the CNI attachment next to the sandbox. The run
+// root does not outlive a reboot, so a rename without fsync is enough: it
+// protects against a daemon crash, which is what the file is for.
+func saveAttachment(path string, att *network.Attachment) error {
+	data, err := json.Marshal(att)
+	if err != nil {
+		return fmt.Errorf("encoding CNI attachment: %w", err)
+	}
+	return store.ReplaceFile(path, data, 0o600)
+}

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/internal/network"
+	"github.com/crio/crio/internal/store"
+)
+
+// PodSandboxStatus reports a sandbox from memory.
+func (s *Server) PodSandboxStatus(_ context.Context, req *runtimeapi.PodSandboxStatusRequest) (*runtimeapi.PodSandboxStatusResponse, error) {
+	sb, err := s.getSandbox(req.GetPodSandboxId())
+	if err != nil {
+		return nil, err
+	}
+	st := &runtimeapi.PodSandboxStatus{
+		Id:             sb.ID,
+		Metadata:       sb.Metadata(),
+		State:          sb.State(),
+		CreatedAt:      sb.CreatedAt.UnixNano(),
+		Labels:         sb.Config.GetLabels(),
+		Annotations:    sb.Config.GetAnnotations(),
+		RuntimeHandler: sb.RuntimeHandler,
+		Network:        &runtimeapi.PodSandboxNetworkStatus{},
+		Linux: &runtimeapi.LinuxPodSandboxStatus{
+			Namespaces: &runtimeapi.Namespace{
+				Options: namespaceOptions(sb),
+			},
+		},
+	}
+	if primary, rest := network.SplitIPs(sb.IPs); primary != "" {
+		st.Network.Ip = primary
+		for _, ip := range rest {
+			st.Network.AdditionalIps = append(st.Network.AdditionalIps, &runtimeapi.PodIP{Ip: ip})
+		}
+	}
+	resp := &runtimeapi.PodSandboxStatusResponse{Status: st}
+	if req.GetVerbose() {
+		info := map[string]any{
+			"id": sb.ID, "name": sb.Name, "runtimeHandler": sb.RuntimeHandler,
+			"netns": sb.NetNS, "ipcns": sb.IPCNS, "utsns": sb.UTSNS,
+			"pid": sb.InfraPID, "cgroupParent": sb.CgroupParent, "cgroupPath": sb.CgroupPath,
+			"resolvConf": sb.ResolvConfPath, "hosts": sb.HostsPath, "hostname": sb.Hostname,
+			"shm": sb.ShmPath, "network": sb.NetworkName, "ips": sb.IPs, "dir": sb.Dir,
+		}
+		b, _ := json.Marshal(info)
+		resp.Info = map[string]string{"info": string(b)}
+	}
+	return resp, nil
+}
+
+// namespaceOptions are the pod's namespace options as the kubelet sent
+// them, with the PID mode defaulted as the CRI says (POD when unset).
+func namespaceOptions(sb *store.Sandbox) *runtimeapi.NamespaceOption {
+	ns := sb.Config.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	return &runtimeapi.NamespaceOption{
+		Network:       ns.GetNetwork(),
+		Pid:           ns.GetPid(),
+		Ipc:           ns.GetIpc(),
+		TargetId:      ns.GetTargetId(),
+		UsernsOptions: ns.GetUsernsOptions(),
+	}
+}
