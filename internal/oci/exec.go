@@ -141,15 +141,20 @@ func (r *Runtime) exec(ctx context.Context, c *Container, o execIO) (int32, erro
 		if o.stdin != nil {
 			go io.Copy(ptm, o.stdin)
 		}
-		if o.stdout != nil {
-			copies.Add(1)
-			go func() { defer copies.Done(); io.Copy(o.stdout, ptm) }()
+		out := o.stdout
+		if out == nil {
+			// The terminal must be drained or the command blocks.
+			out = io.Discard
 		}
-		go func() {
-			for sz := range o.resize {
-				pty.Setsize(ptm, &pty.Winsize{Rows: sz.Height, Cols: sz.Width})
-			}
-		}()
+		copies.Add(1)
+		go func() { defer copies.Done(); io.Copy(out, ptm) }()
+		if o.resize != nil {
+			go func() {
+				for sz := range o.resize {
+					pty.Setsize(ptm, &pty.Winsize{Rows: sz.Height, Cols: sz.Width})
+				}
+			}()
+		}
 	} else {
 		if o.stdin != nil {
 			var stdinR *os.File
@@ -183,10 +188,6 @@ func (r *Runtime) exec(ctx context.Context, c *Container, o execIO) (int32, erro
 			// copy may outlive the command until the stream closes.
 			go func() { io.Copy(stdinW, o.stdin); stdinW.Close() }()
 		}
-		go func() {
-			for range o.resize {
-			}
-		}()
 	}
 
 	// The command is killed when the timeout expires or the caller goes
