@@ -16,7 +16,7 @@ import (
 func TestUnaryInterceptorTurnsPanicIntoInternal(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ic := UnaryInterceptor(log)
+	ic := UnaryInterceptor(log, nil)
 	info := &grpc.UnaryServerInfo{FullMethod: "/runtime.v1.RuntimeService/Boom"}
 	resp, err := ic(context.Background(), nil, info, func(context.Context, any) (any, error) {
 		var m map[string]int
@@ -34,7 +34,7 @@ func TestUnaryInterceptorTurnsPanicIntoInternal(t *testing.T) {
 func TestUnaryInterceptorLogsCodeAndPassesResults(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ic := UnaryInterceptor(log)
+	ic := UnaryInterceptor(log, nil)
 	info := &grpc.UnaryServerInfo{FullMethod: "/runtime.v1.RuntimeService/Thing"}
 	resp, err := ic(context.Background(), nil, info, func(context.Context, any) (any, error) { return "ok", nil })
 	if resp != "ok" || err != nil {

@@ -7,6 +7,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
 )
@@ -62,14 +63,25 @@ func (s *Server) cleanupPartialSandbox(dir string) {
 	if err := s.detachNetwork(ctx, dir); err != nil {
 		s.log.Warn("CNI DEL of an unfinished sandbox failed", "dir", dir, "error", err)
 	}
+	var setup partialSetup
+	if err := store.ReadJSON(filepath.Join(dir, setupFile), &setup); err == nil && setup.Pins != nil {
+		if err := setup.Pins.Release(); err != nil { // kills the infra process, unpins
+			s.log.Warn("releasing the namespaces of an unfinished sandbox", "error", err)
+		}
+	}
+	// The pins may exist without the record if the crash came between
+	// the two.
 	nsDir := s.cfg.Get().Runtime.NamespacesDir
-	for _, kind := range []string{"netns", "ipcns", "utsns"} {
+	for _, kind := range []string{"netns", "ipcns", "utsns", "userns"} {
 		if err := sandbox.Unpin(filepath.Join(nsDir, kind, id)); err != nil {
 			s.log.Warn("unpinning namespace of an unfinished sandbox", "error", err)
 		}
 	}
 	if err := sandbox.UnmountShm(filepath.Join(dir, "shm")); err != nil {
 		s.log.Warn("unmounting shm of an unfinished sandbox", "error", err)
+	}
+	if err := cgroups.Remove(setup.CgroupsCreated); err != nil {
+		s.log.Warn("removing the cgroup of an unfinished sandbox", "error", err)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		s.log.Warn("removing an unfinished sandbox dir", "dir", dir, "error", err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -26,8 +27,23 @@ import (
 // pod's PID 1 should be the last thing the OOM killer takes.
 const infraOOMScoreAdj = -998
 
+// cniTimeout bounds one CNI ADD.
+const cniTimeout = 2 * time.Minute
+
 // networkFile is the CNI attachment saved in the sandbox directory.
 const networkFile = "network.json"
+
+// setupFile records what a sandbox being set up holds outside its
+// directory (cgroups, namespace pins, the infra process), so that a
+// daemon restarted after a crash mid-set-up can free it. The state file
+// replaces it once the sandbox is ready.
+const setupFile = "setup.json"
+
+// partialSetup is the content of setupFile.
+type partialSetup struct {
+	CgroupsCreated []string        `json:"cgroupsCreated,omitempty"`
+	Pins           *sandbox.Pinned `json:"pins,omitempty"`
+}
 
 // RunPodSandbox creates and starts a pod sandbox. A repeated request for
 // the same metadata (the kubelet retrying after a timeout) gets the first
@@ -63,10 +79,11 @@ type sandboxPlan struct {
 	sysctls                  []sandbox.Sysctl
 	hostname                 string
 	cgroupParent, cgroupPath string
+	uids, gids               []syscall.SysProcIDMap // pod user namespace; nil for none
 }
 
-// planSandbox validates the request; every refusal is InvalidArgument (or
-// Unimplemented) and happens before anything is made.
+// planSandbox validates the request; every refusal is InvalidArgument and
+// happens before anything is made.
 func (s *Server) planSandbox(cfg *config.Config, req *runtimeapi.RunPodSandboxRequest) (*sandboxPlan, error) {
 	c := req.GetConfig()
 	m := c.GetMetadata()
@@ -90,8 +107,9 @@ func (s *Server) planSandbox(cfg *config.Config, req *runtimeapi.RunPodSandboxRe
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "PID namespace mode %s is not valid for a pod", ns.GetPid())
 	}
-	if u := ns.GetUsernsOptions(); u != nil && u.GetMode() == runtimeapi.NamespaceMode_POD {
-		return nil, status.Error(codes.Unimplemented, "pod user namespaces are not supported yet")
+	var err error
+	if p.uids, p.gids, err = sandbox.ValidateUserNS(ns.GetUsernsOptions(), p.hostNet, p.hostIPC, ns.GetPid() == runtimeapi.NamespaceMode_NODE); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	sysctls, err := sandbox.ValidateSysctls(c.GetLinux().GetSysctls(), p.hostNet, p.hostIPC)
 	if err != nil {
@@ -198,6 +216,10 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		return err
 	}
 	sb.CgroupsCreated = created
+	setup := partialSetup{CgroupsCreated: created}
+	if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
+		return err
+	}
 	undo.Add("remove cgroup", func(context.Context) error { return cgroups.Remove(created) })
 
 	setStage("namespaces")
@@ -205,13 +227,18 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		Dir: cfg.Runtime.NamespacesDir, ID: p.id,
 		Net: !p.hostNet, IPC: !p.hostIPC, UTS: !p.hostNet,
 		Hostname: p.hostname, Sysctls: p.sysctls, Infra: p.infra,
+		UIDMappings: p.uids, GIDMappings: p.gids,
 	})
 	if err != nil {
 		return err
 	}
 	undo.Add("release namespaces", func(context.Context) error { return pins.Release() })
-	sb.NetNS, sb.IPCNS, sb.UTSNS = pins.Net, pins.IPC, pins.UTS
+	sb.NetNS, sb.IPCNS, sb.UTSNS, sb.UserNS = pins.Net, pins.IPC, pins.UTS, pins.User
 	sb.InfraPID, sb.InfraStartTime = pins.InfraPID, pins.InfraStartTime
+	setup.Pins = pins
+	if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
+		return err
+	}
 	if sb.InfraPID != 0 {
 		setStage("infra process")
 		if err := cgroups.AddProcess(p.cgroupPath, sb.InfraPID); err != nil {
@@ -244,8 +271,11 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		if err := saveAttachment(netPath, att); err != nil {
 			return err
 		}
-		netCtx := context.WithoutCancel(ctx) // a half-done ADD is worse than a slow one
-		go func() { netDone <- s.net.Add(netCtx, att) }()
+		// The kubelet giving up must not cut ADD half-way (the rollback
+		// or its retry deals with the result), but a hung plugin must not
+		// hold the sandbox forever either.
+		netCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cniTimeout)
+		go func() { defer cancel(); netDone <- s.net.Add(netCtx, att) }()
 		undo.Add("CNI DEL", func(ctx context.Context) error {
 			if err := s.net.Del(ctx, att); err != nil {
 				return err
@@ -272,7 +302,12 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		return err
 	}
 	sb.HostsPath = filepath.Join(sb.Dir, "hosts")
-	if err := sandbox.WriteHosts(sb.HostsPath, p.hostname, nil); err != nil {
+	if p.hostNet {
+		err = sandbox.CopyHostHosts(sb.HostsPath)
+	} else {
+		err = sandbox.WriteHosts(sb.HostsPath, p.hostname, nil)
+	}
+	if err != nil {
 		return err
 	}
 	setStage("shm")
@@ -307,6 +342,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	if err := sb.Save(); err != nil {
 		return err
 	}
+	_ = os.Remove(filepath.Join(sb.Dir, setupFile)) // the state file says it all now
 	if err := ctx.Err(); err != nil {
 		// The kubelet gave up; keep the sandbox anyway: its retry
 		// finds it by name and gets this ID.
@@ -324,13 +360,17 @@ func (s *Server) sandboxLog(sb *store.Sandbox) *slog.Logger {
 	return s.log.With("sandbox", sb.ID, "pod", sb.Name)
 }
 
-// saveAttachment writes the CNI attachment next to the sandbox. The run
-// root does not outlive a reboot, so a rename without fsync is enough: it
-// protects against a daemon crash, which is what the file is for.
-func saveAttachment(path string, att *network.Attachment) error {
-	data, err := json.Marshal(att)
+// saveAttachment writes the CNI attachment next to the sandbox.
+func saveAttachment(path string, att *network.Attachment) error { return saveJSON(path, att) }
+
+// saveJSON writes a file a restarted daemon needs to undo a sandbox set-up
+// cut short. The run root does not outlive a reboot, so a rename without
+// fsync is enough: it protects against a daemon crash, which is what these
+// files are for.
+func saveJSON(path string, v any) error {
+	data, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("encoding CNI attachment: %w", err)
+		return fmt.Errorf("encoding %s: %w", filepath.Base(path), err)
 	}
 	return store.ReplaceFile(path, data, 0o600)
 }

@@ -10,6 +10,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/events"
 	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/store"
@@ -31,6 +32,9 @@ type Server struct {
 	// podContainers is the container side's part of stopping and removing
 	// a pod; see PodContainers.
 	podContainers PodContainers
+
+	// events fans lifecycle events out to GetContainerEvents clients.
+	events *events.Broadcaster
 }
 
 // Options carries what the server is built from.
@@ -56,6 +60,7 @@ func New(opts Options) (*Server, error) {
 		cfg: opts.Config, log: log, images: opts.Images,
 		sandboxes: store.NewSandboxes(), net: opts.Network, sandboxRoot: opts.SandboxRoot,
 		podContainers: noPodContainers{},
+		events:        events.New(),
 	}
 	if s.sandboxRoot != "" {
 		if err := s.restoreSandboxes(); err != nil {

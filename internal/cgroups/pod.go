@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Root is where the cgroup hierarchies are mounted.
@@ -187,13 +190,27 @@ func inheritCpuset(parent, dir string) error {
 	return nil
 }
 
+// removeBusyWait is how long Remove retries a busy cgroup: on v1 a killed
+// process keeps its cgroup busy until its parent reaps it, and after a
+// daemon restart that parent is init, which reaps when it gets to it.
+const removeBusyWait = 3 * time.Second
+
 // Remove removes the directories Create made, deepest first. A cgroup
 // that still has processes stays, and the error says so.
 func Remove(dirs []string) error {
 	var errs []error
+	deadline := time.Now().Add(removeBusyWait)
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := os.Remove(dirs[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dirs[i], err))
+		for {
+			err := os.Remove(dirs[i])
+			if errors.Is(err, unix.EBUSY) && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dirs[i], err))
+			}
+			break
 		}
 	}
 	return errors.Join(errs...)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/image"
+	"github.com/crio/crio/internal/metrics"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/oci"
 	"github.com/crio/crio/internal/storage"
@@ -111,6 +112,16 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer srv.Close()
 
+	var m *metrics.Metrics
+	if cfg.Metrics.EnableMetrics {
+		m = metrics.New(nil)
+		ms, err := metrics.Serve(cfg.Metrics, m, log)
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+	}
+
 	lis, err := Listen(cfg.API.Listen)
 	if err != nil {
 		return err
@@ -118,8 +129,8 @@ func Run(ctx context.Context, o Options) error {
 	g := grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.API.GRPCMaxRecvMsgSize),
 		grpc.MaxSendMsgSize(cfg.API.GRPCMaxSendMsgSize),
-		grpc.ChainUnaryInterceptor(server.UnaryInterceptor(log)),
-		grpc.ChainStreamInterceptor(server.StreamInterceptor(log)),
+		grpc.ChainUnaryInterceptor(server.UnaryInterceptor(log, m)),
+		grpc.ChainStreamInterceptor(server.StreamInterceptor(log, m)),
 	)
 	srv.Register(g)
 

@@ -63,6 +63,9 @@ func (s *Service) Pull(ctx context.Context, name string, o PullOptions) (string,
 	if err != nil {
 		return "", err
 	}
+	if err := os.MkdirAll(sys.BigFilesTemporaryDir, 0o700); err != nil {
+		return "", fmt.Errorf("temporary directory for pulls: %w", err)
+	}
 	resolved, err := shortnames.Resolve(sys, name)
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: %v", ErrInvalidName, name, err)
@@ -92,7 +95,9 @@ func (s *Service) pullShared(ctx context.Context, named reference.Named, cfg *co
 	key := named.String() + "\x00" + credentialKey(sys) + "\x00" + policyPath(cfg, o.Namespace)
 	return s.pulls.do(ctx, key, func(pctx context.Context) (string, error) {
 		return s.pullOne(pctx, named, cfg, sys)
-	}, func() { s.log.Debug("joining an in-flight pull", "image", named.String()) })
+	},
+		func() { s.log.Debug("joining an in-flight pull", "image", named.String()) },
+		func() { s.log.Info("pull of " + named.String() + " cancelled: every caller gave up") })
 }
 
 // pullOne copies one fully-qualified reference into storage.
@@ -268,7 +273,7 @@ func (s *Service) systemContext(cfg *config.Config) *types.SystemContext {
 		SystemRegistriesConfDirPath: cfg.Image.RegistriesConfDir,
 		SignaturePolicyPath:         cfg.Image.SignaturePolicy,
 		AuthFilePath:                cfg.Image.GlobalAuthFile,
-		BigFilesTemporaryDir:        cfg.Image.BigFilesTemporaryDir,
+		BigFilesTemporaryDir:        s.tmpDir(cfg),
 		BlobInfoCacheDir:            filepath.Join(s.store.GraphRoot(), "cache"),
 		OSChoice:                    runtime.GOOS,
 		ArchitectureChoice:          runtime.GOARCH,
@@ -285,6 +290,15 @@ func (s *Service) systemContext(cfg *config.Config) *types.SystemContext {
 		sys.SystemRegistriesConfDirPath = filepath.Join(filepath.Dir(sys.SystemRegistriesConfPath), "registries.conf.d")
 	}
 	return sys
+}
+
+// tmpDir is where a pull stages blobs: big_files_temporary_dir, or a
+// directory next to the layers (on disk, unlike a tmpfs /tmp or runroot).
+func (s *Service) tmpDir(cfg *config.Config) string {
+	if cfg.Image.BigFilesTemporaryDir != "" {
+		return cfg.Image.BigFilesTemporaryDir
+	}
+	return filepath.Join(s.store.GraphRoot(), "tmp")
 }
 
 // policyPath is the signature policy for a pull: the namespace's file in
@@ -380,6 +394,7 @@ func classify(named reference.Named, err error) error {
 	var unauth docker.ErrUnauthorizedForCredentials
 	var policyErr signature.PolicyRequirementError
 	var ec errcode.Error
+	var code errcode.ErrorCode
 	var httpErr docker.UnexpectedHTTPStatusError
 	var netErr net.Error
 	var dnsErr *net.DNSError
@@ -392,8 +407,11 @@ func classify(named reference.Named, err error) error {
 		kind = ErrRejected
 	case errors.Is(err, docker.ErrTooManyRequests):
 		kind = ErrTooMany
-	case errors.As(err, &ec):
-		switch ec.Code {
+	case errors.As(err, &ec) || errors.As(err, &code):
+		if code == 0 {
+			code = ec.Code
+		}
+		switch code {
 		case v2.ErrorCodeManifestUnknown, v2.ErrorCodeNameUnknown, v2.ErrorCodeBlobUnknown:
 			kind = ErrNotFound
 		case errcode.ErrorCodeUnauthorized, errcode.ErrorCodeDenied:

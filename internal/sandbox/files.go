@@ -72,6 +72,19 @@ func WriteHosts(path, hostname string, ips []string) error {
 	return store.ReplaceFile(path, []byte(b.String()), 0o644)
 }
 
+// HostHosts is copied for a host-network pod, which has the host's name
+// and addresses.
+var HostHosts = "/etc/hosts"
+
+// CopyHostHosts writes a copy of the host's /etc/hosts to path.
+func CopyHostHosts(path string) error {
+	data, err := os.ReadFile(HostHosts)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("reading host /etc/hosts: %w", err)
+	}
+	return store.ReplaceFile(path, data, 0o644)
+}
+
 // Hostname is the pod's hostname: the kubelet's, else the pod name; for a
 // host-network pod, the host's.
 func Hostname(cfg *runtimeapi.PodSandboxConfig, hostNetwork bool) (string, error) {

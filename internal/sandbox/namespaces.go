@@ -33,11 +33,15 @@ type PinOptions struct {
 	// InfraBinary is the executable run as "BINARY pause"; empty means
 	// this process's own binary.
 	InfraBinary string
+	// UIDMappings and GIDMappings, when set, put the pod in a new user
+	// namespace that owns its other namespaces.
+	UIDMappings, GIDMappings []syscall.SysProcIDMap
 }
 
 // Pinned is what Pin made.
 type Pinned struct {
 	Net, IPC, UTS  string // pin paths; "" for a host namespace
+	User           string // user namespace pin; "" for none
 	InfraPID       int
 	InfraStartTime uint64
 }
@@ -50,6 +54,9 @@ type Pinned struct {
 // discards it instead of running other goroutines in the pod's namespaces.
 // On error nothing is left behind.
 func Pin(o PinOptions) (*Pinned, error) {
+	if len(o.UIDMappings) > 0 {
+		return pinWithUserNS(o)
+	}
 	type result struct {
 		p   *Pinned
 		err error
@@ -202,7 +209,7 @@ func (p *Pinned) Release() error {
 			errs = append(errs, err)
 		}
 	}
-	for _, path := range []string{p.Net, p.IPC, p.UTS} {
+	for _, path := range []string{p.Net, p.IPC, p.UTS, p.User} {
 		if err := Unpin(path); err != nil {
 			errs = append(errs, err)
 		}

@@ -136,7 +136,7 @@ func TestExecSync(t *testing.T) {
 		if status.Code(err) != codes.NotFound {
 			t.Errorf("unknown container: %v; want NotFound", err)
 		}
-		_, err = execSync(t, e, id)
+		_, err = execSync(t, e, id, 0)
 		if status.Code(err) != codes.InvalidArgument {
 			t.Errorf("empty command: %v; want InvalidArgument", err)
 		}

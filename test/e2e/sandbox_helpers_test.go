@@ -37,6 +37,13 @@ func init() {
 
 func newBridgeNet(t testing.TB, d *framework.Daemon, extraPlugins ...string) *bridgeNet {
 	t.Helper()
+	return newBridgeNetWith(t, d, false, extraPlugins...)
+}
+
+// newBridgeNetWith makes the network dual-stack when v6 is set: an IPv6
+// range fd00:222:N::/64 beside the IPv4 one.
+func newBridgeNetWith(t testing.TB, d *framework.Daemon, v6 bool, extraPlugins ...string) *bridgeNet {
+	t.Helper()
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	suffix := hex.EncodeToString(b[:])
@@ -48,9 +55,13 @@ func newBridgeNet(t testing.TB, d *framework.Daemon, extraPlugins ...string) *br
 		Gateway: fmt.Sprintf("10.222.%d.1", n),
 		IPAMDir: filepath.Join(d.Dir, "ipam"),
 	}
+	ranges := fmt.Sprintf(`[{"subnet": %q, "gateway": %q}]`, bn.Subnet, bn.Gateway)
+	if v6 {
+		ranges += fmt.Sprintf(`, [{"subnet": "fd00:222:%d::/64"}]`, n)
+	}
 	plugins := []string{fmt.Sprintf(`{"type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": false, "hairpinMode": true,
-		"ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": %q, "gateway": %q}]], "routes": [{"dst": "0.0.0.0/0"}]}}`,
-		bn.Bridge, bn.IPAMDir, bn.Subnet, bn.Gateway)}
+		"ipam": {"type": "host-local", "dataDir": %q, "ranges": [%s], "routes": [{"dst": "0.0.0.0/0"}]}}`,
+		bn.Bridge, bn.IPAMDir, ranges)}
 	plugins = append(plugins, extraPlugins...)
 	d.WriteCNIConfig("05-"+bn.Name+".conflist", fmt.Sprintf(`{"cniVersion": "1.0.0", "name": %q, "plugins": [%s]}`, bn.Name, strings.Join(plugins, ",")))
 	// The daemon picks the first conflist by name; drop the framework's

@@ -1,0 +1,171 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// ValidateUserNS checks a pod's user namespace request and returns the
+// mappings; nil means the pod runs in the host's user namespace.
+func ValidateUserNS(u *runtimeapi.UserNamespace, hostNet, hostIPC, hostPID bool) (uids, gids []syscall.SysProcIDMap, err error) {
+	if u == nil {
+		// The proto calls a nil struct POD mode for old kubelets, which
+		// never asked for a user namespace: run in the host's.
+		return nil, nil, nil
+	}
+	switch u.GetMode() {
+	case runtimeapi.NamespaceMode_NODE:
+		return nil, nil, nil
+	case runtimeapi.NamespaceMode_POD:
+	default:
+		return nil, nil, fmt.Errorf("user namespace mode %s is not supported for a pod (only POD or NODE)", u.GetMode())
+	}
+	if hostNet || hostIPC || hostPID {
+		return nil, nil, fmt.Errorf("a pod with its own user namespace cannot share the host's network, IPC or PID namespace")
+	}
+	conv := func(what string, in []*runtimeapi.IDMapping) ([]syscall.SysProcIDMap, error) {
+		if len(in) == 0 {
+			return nil, fmt.Errorf("user namespace: no %s mappings", what)
+		}
+		out := make([]syscall.SysProcIDMap, 0, len(in))
+		for _, m := range in {
+			if m.GetLength() == 0 || uint64(m.GetHostId())+uint64(m.GetLength()) > 1<<32 || uint64(m.GetContainerId())+uint64(m.GetLength()) > 1<<32 {
+				return nil, fmt.Errorf("user namespace: %s mapping %d:%d:%d is empty or overflows", what, m.GetContainerId(), m.GetHostId(), m.GetLength())
+			}
+			out = append(out, syscall.SysProcIDMap{ContainerID: int(m.GetContainerId()), HostID: int(m.GetHostId()), Size: int(m.GetLength())})
+		}
+		return out, nil
+	}
+	if uids, err = conv("uid", u.GetUids()); err != nil {
+		return nil, nil, err
+	}
+	if gids, err = conv("gid", u.GetGids()); err != nil {
+		return nil, nil, err
+	}
+	return uids, gids, nil
+}
+
+// pinWithUserNS makes the pod's namespaces inside a new user namespace.
+// A multi-threaded process cannot unshare a user namespace, so a child
+// ("crio pause") is cloned into all of them at once, which makes the
+// user namespace own the others; they are pinned from /proc/CHILD/ns.
+// The child then stays as the infra process if the pod wants one, or is
+// killed. Hostname, lo and sysctls are set from a thread that joins the
+// pinned namespaces.
+func pinWithUserNS(o PinOptions) (p *Pinned, err error) {
+	p = &Pinned{}
+	defer func() {
+		if err != nil {
+			_ = p.Release()
+			p = nil
+		}
+	}()
+	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
+	if o.Infra {
+		flags |= unix.CLONE_NEWPID
+	}
+	binary := o.InfraBinary
+	if binary == "" {
+		// The magic link skips the path's directories, which the
+		// namespace's root may not be allowed to search.
+		binary = "/proc/self/exe"
+	}
+	cmd := exec.Command(binary, "pause")
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: flags, Setsid: true,
+		UidMappings: o.UIDMappings, GidMappings: o.GIDMappings, GidMappingsEnableSetgroups: true,
+	}
+	if err := cmd.Start(); err != nil {
+		return p, fmt.Errorf("starting user namespace holder: %w", err)
+	}
+	pid := cmd.Process.Pid
+	go func() { _ = cmd.Wait() }()
+	p.InfraPID = pid
+	p.InfraStartTime, _ = ProcessStartTime(pid)
+
+	pin := func(kind, dirName string, dst *string) error {
+		path := filepath.Join(o.Dir, dirName, o.ID)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("creating namespace dir: %w", err)
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+		if err != nil {
+			return fmt.Errorf("creating %s pin: %w", kind, err)
+		}
+		f.Close()
+		*dst = path
+		if err := unix.Mount(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), path, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("pinning %s namespace on %s: %w", kind, path, err)
+		}
+		return nil
+	}
+	for _, n := range []struct {
+		kind, dir string
+		dst       *string
+	}{{"user", "userns", &p.User}, {"net", "netns", &p.Net}, {"ipc", "ipcns", &p.IPC}, {"uts", "utsns", &p.UTS}} {
+		if err := pin(n.kind, n.dir, n.dst); err != nil {
+			return p, err
+		}
+	}
+	if err := inNamespaces(p, func() error {
+		if o.Hostname != "" {
+			if err := unix.Sethostname([]byte(o.Hostname)); err != nil {
+				return fmt.Errorf("setting hostname %q: %w", o.Hostname, err)
+			}
+		}
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+		return applySysctls(o.Sysctls)
+	}); err != nil {
+		return p, err
+	}
+	if !o.Infra {
+		if err := KillInfra(p.InfraPID, p.InfraStartTime); err != nil {
+			return p, err
+		}
+		p.InfraPID, p.InfraStartTime = 0, 0
+	}
+	return p, nil
+}
+
+// inNamespaces runs f on a fresh thread joined to p's UTS, network and IPC
+// namespaces; the thread is then discarded.
+func inNamespaces(p *Pinned, f func() error) error {
+	errc := make(chan error, 1)
+	var work func()
+	work = func() {
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			go work() // never leave the main thread in a pod's namespaces
+			return
+		}
+		for _, n := range []struct {
+			path string
+			typ  int
+		}{{p.UTS, unix.CLONE_NEWUTS}, {p.Net, unix.CLONE_NEWNET}, {p.IPC, unix.CLONE_NEWIPC}} {
+			fd, err := unix.Open(n.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				errc <- fmt.Errorf("joining %s: %w", n.path, err)
+				return
+			}
+			err = unix.Setns(fd, n.typ)
+			unix.Close(fd)
+			if err != nil {
+				errc <- fmt.Errorf("joining %s: %w", n.path, err)
+				return
+			}
+		}
+		errc <- f()
+	}
+	go work()
+	return <-errc
+}

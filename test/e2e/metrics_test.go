@@ -1,0 +1,76 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"testing"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/test/framework"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func counter(t *testing.T, body, series string) int {
+	t.Helper()
+	m := regexp.MustCompile(regexp.QuoteMeta(series) + ` (\d+)`).FindStringSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+func TestMetricsEndpointCountsRPCs(t *testing.T) {
+	port := freePort(t)
+	d := framework.NewDaemon(t, framework.Options{Config: fmt.Sprintf("[crio.metrics]\nenable_metrics = true\nmetrics_host = \"127.0.0.1\"\nmetrics_port = %d\n", port)})
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	ctx := framework.Ctx(t)
+	if _, err := d.Runtime.Version(ctx, &runtimeapi.VersionRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	before := counter(t, scrape(t, url), `crio_operations_total{operation="Version"}`)
+	for i := 0; i < 3; i++ {
+		if _, err := d.Runtime.Version(ctx, &runtimeapi.VersionRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _ = d.Runtime.CheckpointPod(ctx, &runtimeapi.CheckpointPodRequest{})
+	body := scrape(t, url)
+	if after := counter(t, body, `crio_operations_total{operation="Version"}`); after != before+3 {
+		t.Errorf("Version counter went from %d to %d, want +3", before, after)
+	}
+	if n := counter(t, body, `crio_operations_errors_total{code="Unimplemented",operation="CheckpointPod"}`); n != 1 {
+		t.Errorf("Unimplemented CheckpointPod error counter = %d, want 1", n)
+	}
+	if counter(t, body, `crio_operations_latency_seconds_count{operation="Version"}`) < 4 {
+		t.Error("latency histogram does not count Version")
+	}
+}
