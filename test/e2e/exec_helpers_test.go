@@ -38,21 +38,14 @@ func newExecEnv(t *testing.T) *execEnv {
 	requireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	reg, err := testregistry.Start(ctx, testregistry.Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatalf("test registry: %v", err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	conf := filepath.Join(t.TempDir(), "registries.conf")
-	if err := testregistry.WriteRegistriesConf(conf, reg.Addr); err != nil {
-		t.Fatal(err)
-	}
-	d := framework.NewDaemon(t, framework.Options{Config: fmt.Sprintf("[crio.image]\nregistries_conf = %q\n", conf)})
+	reg := sharedRegistry(t)
+	d := newImageDaemon(t, imageDaemonOptions{registry: reg.Addr})
 	e := &execEnv{d: d, image: reg.Ref(testregistry.BusyboxImage)}
 	if _, err := d.Image.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: e.image}}); err != nil {
 		t.Fatalf("pulling %s: %v", e.image, err)
 	}
 	e.podCf = podConfig("exec")
+	e.podCf.LogDirectory = filepath.Join(d.Dir, "podlogs")
 	e.pod = runPod(t, d, e.podCf)
 	return e
 }
@@ -68,6 +61,7 @@ func (e *execEnv) container(t *testing.T, cmd []string, opts ...func(*runtimeapi
 		Metadata: &runtimeapi.ContainerMetadata{Name: fmt.Sprintf("c%d", ctrSeq)},
 		Image:    &runtimeapi.ImageSpec{Image: e.image},
 		Command:  cmd,
+		LogPath:  fmt.Sprintf("c%d.log", ctrSeq),
 	}
 	for _, o := range opts {
 		o(cfg)
