@@ -9,7 +9,10 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	cstorage "go.podman.io/storage"
+
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/container"
 	"github.com/crio/crio/internal/events"
 	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/network"
@@ -35,6 +38,10 @@ type Server struct {
 
 	// events fans lifecycle events out to GetContainerEvents clients.
 	events *events.Broadcaster
+
+	// containers runs the container RPCs; nil when built without a
+	// storage store (they answer Unimplemented then).
+	containers *container.Manager
 }
 
 // Options carries what the server is built from.
@@ -48,6 +55,8 @@ type Options struct {
 	Network *network.Manager
 	// SandboxRoot is the directory of sandboxes' state directories.
 	SandboxRoot string
+	// Store is the storage store container root filesystems are made on.
+	Store cstorage.Store
 }
 
 // New builds a server from opts.
@@ -67,6 +76,17 @@ func New(opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if opts.Store != nil && opts.Images != nil {
+		m, err := container.New(container.Options{
+			Config: opts.Config, Logger: log, Store: opts.Store, Images: opts.Images,
+			Sandboxes: s.sandboxes.Get, OnEvent: s.publishContainerEvent,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.containers = m
+		s.podContainers = podContainers{m}
+	}
 	return s, nil
 }
 
@@ -77,4 +97,9 @@ func (s *Server) Register(g *grpc.Server) {
 }
 
 // Close releases what the server holds. Containers keep running.
-func (s *Server) Close() error { return nil }
+func (s *Server) Close() error {
+	if s.containers != nil {
+		return s.containers.Close()
+	}
+	return nil
+}

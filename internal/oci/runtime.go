@@ -108,9 +108,12 @@ func (r *Runtime) Handler(name string) (*Handler, Features, error) {
 		}
 		e.features = f
 	}
-	r.mu.Lock()
-	r.handlers[name] = e
-	r.mu.Unlock()
+	if e.err == nil {
+		// Only successes are cached: a binary installed later is found.
+		r.mu.Lock()
+		r.handlers[name] = e
+		r.mu.Unlock()
+	}
 	return e.h, e.features, e.err
 }
 

@@ -199,3 +199,21 @@ func readInRoot(rootfs, path string) (string, error) {
 	}
 	return string(b), nil
 }
+
+// ExistsInRoot says whether path names a non-directory inside rootfs,
+// resolving symlinks inside it.
+func ExistsInRoot(rootfs, path string) (bool, error) {
+	h, err := pathrs.OpenInRoot(rootfs, path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	defer h.Close()
+	fi, err := h.Stat()
+	if err != nil {
+		return false, err
+	}
+	return !fi.IsDir(), nil
+}
