@@ -38,7 +38,9 @@ func testAPI() config.APIConfig {
 	return api
 }
 
-func noContainers(id string) (*oci.Container, error) { return nil, fmt.Errorf("container %s not found", id) }
+func noContainers(id string) (*oci.Container, error) {
+	return nil, fmt.Errorf("container %s not found", id)
+}
 
 func TestURLNamesBoundPort(t *testing.T) {
 	s, err := New(testAPI(), &Runtime{Container: noContainers}, nil)
@@ -321,4 +323,3 @@ func marshalKey(t *testing.T, k *ecdsa.PrivateKey) []byte {
 	}
 	return b
 }
-
