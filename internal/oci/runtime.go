@@ -185,14 +185,9 @@ func (r *Runtime) Create(ctx context.Context, c *Container) error {
 		"--socket-dir-path", r.opts.AttachDir,
 		"--log-level", "info",
 	}
-	// conmon needs a log file. When the kubelet names none (critest does
-	// not), keep the output in the bundle so that it is removed with the
-	// container.
-	logPath := c.LogPath
-	if logPath == "" {
-		logPath = filepath.Join(c.Bundle, "output.log")
+	if c.LogPath != "" {
+		args = append(args, "-l", "k8s-file:"+c.LogPath)
 	}
-	args = append(args, "-l", "k8s-file:"+logPath)
 	if r.opts.LogSizeMax > 0 {
 		args = append(args, "--log-size-max", strconv.FormatInt(r.opts.LogSizeMax, 10))
 	}
