@@ -410,8 +410,15 @@ func TestCNIFailureLeavesNothingBehind(t *testing.T) {
 	requireRoot(t)
 	d := framework.NewDaemon(t, framework.Options{})
 	// The bridge plugin runs (makes a veth, leases an IP), then a plugin
-	// that does not exist fails the ADD.
-	bn := newBridgeNet(t, d, `{"type": "crio-e2e-no-such-plugin"}`)
+	// fails the ADD.
+	plugins := t.TempDir()
+	script := "#!/bin/sh\nif [ \"$CNI_COMMAND\" = ADD ]; then echo '{\"cniVersion\":\"1.0.0\",\"code\":999,\"msg\":\"crio-e2e-fail refuses\"}'; exit 1; fi\nexit 0\n"
+	if err := os.WriteFile(filepath.Join(plugins, "crio-e2e-fail"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.WriteDropIn("20-plugins.conf", fmt.Sprintf("[crio.network]\nplugin_dirs = [%q, \"/usr/lib/cni\"]\n", plugins))
+	d.Restart(9)
+	bn := newBridgeNet(t, d, `{"type": "crio-e2e-fail"}`)
 	waitNetworkReady(t, d)
 	cgParent := fmt.Sprintf("/crio-e2e-%d/podfail", time.Now().UnixNano())
 	before := leftovers(t, d, bn)
@@ -421,8 +428,8 @@ func TestCNIFailureLeavesNothingBehind(t *testing.T) {
 	if err == nil {
 		t.Fatal("RunPodSandbox with a broken network succeeded")
 	}
-	if !strings.Contains(err.Error(), "crio-e2e-no-such-plugin") {
-		t.Errorf("error %v does not name the missing plugin", err)
+	if !strings.Contains(err.Error(), "crio-e2e-fail refuses") {
+		t.Errorf("error %v does not carry the plugin's message", err)
 	}
 	after := leftovers(t, d, bn)
 	if !equalStrings(before, after) {
@@ -513,6 +520,10 @@ func TestNetworkReadyFollowsConfDir(t *testing.T) {
 	d.WriteCNIConfig("10-test.conflist", framework.LoopbackOnlyConflist("appears"))
 	waitFor(true)
 	os.Remove(filepath.Join(d.CNIDir, "10-test.conflist"))
+	waitFor(false)
+	// A network whose plugin is not installed is not ready either.
+	d.WriteCNIConfig("10-test.conflist", `{"cniVersion": "1.0.0", "name": "missing", "plugins": [{"type": "crio-e2e-not-installed"}]}`)
+	time.Sleep(100 * time.Millisecond)
 	waitFor(false)
 }
 
