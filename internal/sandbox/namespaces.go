@@ -193,6 +193,7 @@ func startInfra(binary string) (int, error) {
 	}
 	cmd := exec.Command(binary, "pause")
 	cmd.Dir = "/"
+	cmd.Env = pauseEnv
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID, Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("starting infra process: %w", err)

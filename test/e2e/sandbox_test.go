@@ -41,6 +41,13 @@ func TestPodLifecycleStopRemoveTwice(t *testing.T) {
 	if got, want := nsInode(t, fmt.Sprintf("/proc/%d/ns/pid", info.PID)), nsInode(t, "/proc/thread-self/ns/pid"); got == want {
 		t.Errorf("infra process shares the host PID namespace")
 	}
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", info.PID)); err == nil {
+		for _, l := range strings.Split(string(st), "\n") {
+			if strings.HasPrefix(l, "RssAnon") || strings.HasPrefix(l, "RssFile") {
+				t.Logf("infra process %s", strings.Join(strings.Fields(l), " "))
+			}
+		}
+	}
 	for i := 0; i < 2; i++ {
 		if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
 			t.Fatalf("StopPodSandbox #%d: %v", i+1, err)
