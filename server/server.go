@@ -9,10 +9,15 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	cstorage "go.podman.io/storage"
+
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/container"
+	"github.com/crio/crio/internal/events"
 	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/store"
+	"github.com/crio/crio/internal/streaming"
 )
 
 // Server serves the CRI. RPCs not built yet fall through to the embedded
@@ -31,6 +36,18 @@ type Server struct {
 	// podContainers is the container side's part of stopping and removing
 	// a pod; see PodContainers.
 	podContainers PodContainers
+
+	// events fans lifecycle events out to GetContainerEvents clients.
+	events *events.Broadcaster
+	// cpu holds the previous CPU sample per container for usage rates.
+	cpu cpuSamples
+
+	// containers runs the container RPCs; nil when built without a
+	// storage store (they answer Unimplemented then).
+	containers *container.Manager
+	// stream serves exec, attach and port-forward sessions; nil without
+	// containers.
+	stream *streaming.Server
 }
 
 // Options carries what the server is built from.
@@ -44,6 +61,8 @@ type Options struct {
 	Network *network.Manager
 	// SandboxRoot is the directory of sandboxes' state directories.
 	SandboxRoot string
+	// Store is the storage store container root filesystems are made on.
+	Store cstorage.Store
 }
 
 // New builds a server from opts.
@@ -56,9 +75,25 @@ func New(opts Options) (*Server, error) {
 		cfg: opts.Config, log: log, images: opts.Images,
 		sandboxes: store.NewSandboxes(), net: opts.Network, sandboxRoot: opts.SandboxRoot,
 		podContainers: noPodContainers{},
+		events:        events.New(),
 	}
 	if s.sandboxRoot != "" {
 		if err := s.restoreSandboxes(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Store != nil && opts.Images != nil {
+		m, err := container.New(container.Options{
+			Config: opts.Config, Logger: log, Store: opts.Store, Images: opts.Images,
+			Sandboxes: s.sandboxes.Get, OnEvent: s.publishContainerEvent,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.containers = m
+		s.podContainers = podContainers{m}
+		if s.stream, err = s.newStreamServer(); err != nil {
+			m.Close()
 			return nil, err
 		}
 	}
@@ -72,4 +107,12 @@ func (s *Server) Register(g *grpc.Server) {
 }
 
 // Close releases what the server holds. Containers keep running.
-func (s *Server) Close() error { return nil }
+func (s *Server) Close() error {
+	if s.stream != nil {
+		s.stream.Close()
+	}
+	if s.containers != nil {
+		return s.containers.Close()
+	}
+	return nil
+}

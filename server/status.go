@@ -38,10 +38,20 @@ func (s *Server) Status(_ context.Context, req *runtimeapi.StatusRequest) (*runt
 	resp := &runtimeapi.StatusResponse{
 		Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{runtimeCond, netCond}},
 	}
+	// Features come from each runtime binary's own report, probed once.
+	var features map[string]oci.Features
+	if s.containers != nil {
+		features = s.containers.Runtime().HandlerFeatures()
+	}
 	for _, name := range cfg.HandlerNames() {
 		resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtimeapi.RuntimeHandler{
-			Name:     name,
-			Features: &runtimeapi.RuntimeHandlerFeatures{},
+			Name: name,
+			Features: &runtimeapi.RuntimeHandlerFeatures{
+				RecursiveReadOnlyMounts: features[name].RecursiveReadOnly,
+				// The runtime may support user namespaces, but pods with
+				// one are not implemented here: never advertise them.
+				UserNamespaces: false,
+			},
 		})
 	}
 	resp.Features = &runtimeapi.RuntimeFeatures{}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"go.podman.io/storage/pkg/reexec"
 
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/daemon"
@@ -21,6 +22,11 @@ func main() {
 	// binary re-executed; it must not parse flags or load any config.
 	if len(os.Args) == 2 && os.Args[1] == "pause" {
 		sandbox.RunPause()
+		return
+	}
+	// go.podman.io/storage re-executes this binary to unpack layers in a
+	// chroot; in such a child, Init runs the requested function and exits.
+	if reexec.Init() {
 		return
 	}
 	if err := newRootCommand().Execute(); err != nil {

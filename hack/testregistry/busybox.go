@@ -104,6 +104,9 @@ func lddLibs(bin string) ([]sharedLib, error) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
+		if strings.Contains(sc.Text(), "not found") {
+			return nil, fmt.Errorf("ldd %s: %s", bin, strings.TrimSpace(sc.Text()))
+		}
 		switch {
 		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
 			libs = append(libs, sharedLib{imagePath: "lib/x86_64-linux-gnu/" + f[0], hostPath: f[2]})

@@ -2,6 +2,7 @@ package testregistry
 
 import (
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -14,9 +15,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
-// cacheFormat changes whenever the images change in a way the embedded C
-// sources do not show (image configs, layer contents built in Go).
+// cacheFormat changes whenever the cache layout itself changes.
 const cacheFormat = "testregistry-images-v1"
+
+// builderSource is the Go code that builds the images: part of the cache
+// key, so that editing an image rebuilds the cache without a manual bump.
+//
+//go:embed images.go busybox.go layer.go tools.go
+var builderSource embed.FS
 
 // refNameAnnotation names an image in the cached OCI layout's index.
 const refNameAnnotation = "org.opencontainers.image.ref.name"
@@ -25,20 +31,22 @@ const refNameAnnotation = "org.opencontainers.image.ref.name"
 func cacheKey() (string, error) {
 	h := sha256.New()
 	h.Write([]byte(cacheFormat))
-	err := fs.WalkDir(src, "src", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := src.ReadFile(p)
+	for _, fsys := range []fs.FS{src, builderSource} {
+		err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "\x00%s\x00%d\x00", p, len(data))
+			h.Write(data)
+			return nil
+		})
 		if err != nil {
-			return err
+			return "", err
 		}
-		fmt.Fprintf(h, "\x00%s\x00%d\x00", p, len(data))
-		h.Write(data)
-		return nil
-	})
-	if err != nil {
-		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }

@@ -16,11 +16,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -40,8 +42,11 @@ type BasicAuth struct{ Username, Password string }
 type Registry struct {
 	Addr string // "127.0.0.1:PORT"
 
-	srv     *http.Server
-	served  chan error
+	srv    *http.Server
+	served chan error
+	auth   []remote.Option // credentials for our own pushes
+
+	mu      sync.Mutex
 	digests map[string]string // repo:tag -> manifest digest
 }
 
@@ -128,10 +133,10 @@ func Start(ctx context.Context, o Options) (*Registry, error) {
 		pushes[ref] = img
 		r.digests[n] = desc.Digest.String()
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithJobs(8)}
 	if o.BasicAuth != nil {
-		opts = append(opts, remote.WithAuth(&authn.Basic{Username: o.BasicAuth.Username, Password: o.BasicAuth.Password}))
+		r.auth = []remote.Option{remote.WithAuth(&authn.Basic{Username: o.BasicAuth.Username, Password: o.BasicAuth.Password})}
 	}
+	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithJobs(8)}, r.auth...)
 	if err := remote.MultiWrite(pushes, opts...); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("push test images: %w", err)
@@ -160,6 +165,8 @@ func (r *Registry) Ref(repoAndTag string) string {
 // Digest returns the manifest digest ("sha256:...") of an image that Start
 // pushed under repoAndTag.
 func (r *Registry) Digest(repoAndTag string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	d, ok := r.digests[repoAndTag]
 	if !ok {
 		return "", fmt.Errorf("test registry has no image %q", repoAndTag)
@@ -167,8 +174,30 @@ func (r *Registry) Digest(repoAndTag string) (string, error) {
 	return d, nil
 }
 
-// Images lists the repo:tag names that Start pushed.
+// Push uploads img under repoAndTag (e.g. a test's own image built with
+// mutate), after which Ref and Digest know it. Its blobs stay in memory.
+func (r *Registry) Push(ctx context.Context, repoAndTag string, img v1.Image) error {
+	ref, err := name.NewTag(r.Ref(repoAndTag), name.Insecure, name.StrictValidation)
+	if err != nil {
+		return fmt.Errorf("image name %q: %w", repoAndTag, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return fmt.Errorf("digest of %s: %w", repoAndTag, err)
+	}
+	if err := remote.Write(ref, img, append([]remote.Option{remote.WithContext(ctx)}, r.auth...)...); err != nil {
+		return fmt.Errorf("push %s: %w", repoAndTag, err)
+	}
+	r.mu.Lock()
+	r.digests[repoAndTag] = d.String()
+	r.mu.Unlock()
+	return nil
+}
+
+// Images lists the repo:tag names that Start (or Push) pushed.
 func (r *Registry) Images() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	out := make([]string, 0, len(r.digests))
 	for n := range r.digests {
 		out = append(out, n)

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"go.podman.io/image/v5/docker/reference"
@@ -362,5 +363,27 @@ func TestCloseStopsServing(t *testing.T) {
 	}
 	if err := r.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestPushServesATestsOwnImage(t *testing.T) {
+	base := pull(t, shared, BusyboxImage)
+	img, err := mutate.Config(base, v1.Config{Cmd: []string{"true"}, Env: []string{DefaultPath}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.Push(context.Background(), "crio-test/pushed:v1", img); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	got, err := shared.Digest("crio-test/pushed:v1")
+	if err != nil || got != want.String() {
+		t.Fatalf("Digest after Push = %q, %v; want %s", got, err, want)
+	}
+	if c := configOf(t, pull(t, shared, "crio-test/pushed:v1")).Config; !slices.Equal(c.Cmd, []string{"true"}) {
+		t.Errorf("pulled Cmd %q, want [true]", c.Cmd)
+	}
+	if !slices.Contains(shared.Images(), "crio-test/pushed:v1") {
+		t.Error("Images() lacks the pushed image")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -196,9 +197,11 @@ func TestBusyboxPgrepAndIpcsSeeTheirNamespaces(t *testing.T) {
 	// A new PID and IPC namespace with /proc mounted inside the rootfs:
 	// the segment made there must show, and pgrep must find the sleep.
 	out := inContainer(t, root, env, []string{"-i"}, "ipcmk -M 12345 >/dev/null &&",
-		"sleep 30 & pgrep sleep && pgrep -l sleep; pgrep no-such-process; echo no-match=$?; ipcs -m; kill $!")
-	if !strings.Contains(out, "sleep") {
-		t.Errorf("pgrep -l sleep did not list the sleep:\n%s", out)
+		// The background sleep needs a moment to exec.
+		"sleep 30 & i=0; while ! pgrep sleep >/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; "+
+			"pgrep -l -x sleep; pgrep no-such-process; echo no-match=$?; ipcs -m; kill $!")
+	if !regexp.MustCompile(`(?m)^[0-9]+ sleep$`).MatchString(out) {
+		t.Errorf("pgrep -l -x sleep did not list the sleep:\n%s", out)
 	}
 	if !strings.Contains(out, "no-match=1") {
 		t.Errorf("pgrep without a match did not exit 1:\n%s", out)
@@ -219,7 +222,7 @@ func TestNginxServesAndLooksLikeNginx(t *testing.T) {
 		t.Run(tc.image, func(t *testing.T) {
 			root, env := extract(t, tc.image)
 			inner := fmt.Sprintf("ip link set lo up; nginx -g 'daemon off;' & "+
-				"i=0; while [ ! -f /var/run/nginx.pid ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; "+
+				"i=0; while [ ! -f /var/run/nginx.pid ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; "+
 				"p=$(cat /var/run/nginx.pid); echo pidfile=$p; echo pidof=$(pidof nginx); echo comm=$(cat /proc/$p/comm); "+
 				"echo cmdline=$(tr '\\0' '|' < /proc/$p/cmdline); wget -qO- http://127.0.0.1:%d/; kill $p", tc.port)
 			out := inContainer(t, root, env, []string{"-n"}, "", inner)
@@ -246,7 +249,7 @@ func TestNginxServesAndLooksLikeNginx(t *testing.T) {
 func TestHttpdServesItWorksAndLogsHttpd(t *testing.T) {
 	root, env := extract(t, HttpdImage)
 	inner := "ip link set lo up; cd /usr/local/apache2; httpd-foreground 2>/tmp/err & " +
-		"i=0; while ! wget -qO- http://127.0.0.1/ 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; " +
+		"i=0; while ! wget -qO- http://127.0.0.1/ 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; " +
 		"echo stderr=$(cat /tmp/err); kill $!"
 	out := inContainer(t, root, env, []string{"-n"}, "", inner)
 	if !strings.Contains(out, "It works!") {

@@ -106,6 +106,7 @@ func Run(ctx context.Context, o Options) error {
 		Images:      images,
 		Network:     network.NewManager(cfg.Network.PluginDirs, filepath.Join(cfg.RunRoot, "crio", "cni-cache"), cniWatcher),
 		SandboxRoot: filepath.Join(cfg.RunRoot, "crio", "sandboxes"),
+		Store:       store.Store,
 	})
 	if err != nil {
 		return fmt.Errorf("creating CRI server: %w", err)

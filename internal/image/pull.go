@@ -23,6 +23,7 @@ import (
 	iimage "go.podman.io/image/v5/image"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/shortnames"
+	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/signature"
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
@@ -58,10 +59,13 @@ func (s *Service) Pull(ctx context.Context, name string, o PullOptions) (string,
 	if name == "" {
 		return "", fmt.Errorf("%w: empty image name", ErrInvalidName)
 	}
-	cfg := s.cfg.Get()
+	cfg := s.config()
 	sys, err := s.pullSystemContext(cfg, name, o)
 	if err != nil {
 		return "", err
+	}
+	if err := os.MkdirAll(sys.BigFilesTemporaryDir, 0o700); err != nil {
+		return "", fmt.Errorf("temporary directory for pulls: %w", err)
 	}
 	resolved, err := shortnames.Resolve(sys, name)
 	if err != nil {
@@ -92,7 +96,9 @@ func (s *Service) pullShared(ctx context.Context, named reference.Named, cfg *co
 	key := named.String() + "\x00" + credentialKey(sys) + "\x00" + policyPath(cfg, o.Namespace)
 	return s.pulls.do(ctx, key, func(pctx context.Context) (string, error) {
 		return s.pullOne(pctx, named, cfg, sys)
-	}, func() { s.log.Debug("joining an in-flight pull", "image", named.String()) })
+	},
+		func() { s.log.Debug("joining an in-flight pull", "image", named.String()) },
+		func() { s.log.Info("pull of " + named.String() + " cancelled: every caller gave up") })
 }
 
 // pullOne copies one fully-qualified reference into storage.
@@ -125,6 +131,14 @@ func (s *Service) pullOne(ctx context.Context, named reference.Named, cfg *confi
 	}
 	defer pc.Destroy()
 
+	// registries.conf says a blocked registry's images may not be pulled;
+	// go.podman.io/image only refuses to contact its location, which a
+	// mirror bypasses. Refuse by name, before any traffic.
+	if reg, err := sysregistriesv2.FindRegistry(sys, named.Name()); err != nil {
+		return "", fmt.Errorf("reading registries.conf: %w", err)
+	} else if reg != nil && reg.Blocked {
+		return "", fmt.Errorf("%w: pulling %s: registry %s is blocked in %s", ErrBlocked, named, reg.Prefix, sysregistriesv2.ConfigurationSourceDescription(sys))
+	}
 	srcRef, err := docker.NewReference(named)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %v", ErrInvalidName, named, err)
@@ -268,7 +282,7 @@ func (s *Service) systemContext(cfg *config.Config) *types.SystemContext {
 		SystemRegistriesConfDirPath: cfg.Image.RegistriesConfDir,
 		SignaturePolicyPath:         cfg.Image.SignaturePolicy,
 		AuthFilePath:                cfg.Image.GlobalAuthFile,
-		BigFilesTemporaryDir:        cfg.Image.BigFilesTemporaryDir,
+		BigFilesTemporaryDir:        s.tmpDir(cfg),
 		BlobInfoCacheDir:            filepath.Join(s.store.GraphRoot(), "cache"),
 		OSChoice:                    runtime.GOOS,
 		ArchitectureChoice:          runtime.GOARCH,
@@ -285,6 +299,15 @@ func (s *Service) systemContext(cfg *config.Config) *types.SystemContext {
 		sys.SystemRegistriesConfDirPath = filepath.Join(filepath.Dir(sys.SystemRegistriesConfPath), "registries.conf.d")
 	}
 	return sys
+}
+
+// tmpDir is where a pull stages blobs: big_files_temporary_dir, or a
+// directory next to the layers (on disk, unlike a tmpfs /tmp or runroot).
+func (s *Service) tmpDir(cfg *config.Config) string {
+	if cfg.Image.BigFilesTemporaryDir != "" {
+		return cfg.Image.BigFilesTemporaryDir
+	}
+	return filepath.Join(s.store.GraphRoot(), "tmp")
 }
 
 // policyPath is the signature policy for a pull: the namespace's file in
@@ -380,6 +403,7 @@ func classify(named reference.Named, err error) error {
 	var unauth docker.ErrUnauthorizedForCredentials
 	var policyErr signature.PolicyRequirementError
 	var ec errcode.Error
+	var code errcode.ErrorCode
 	var httpErr docker.UnexpectedHTTPStatusError
 	var netErr net.Error
 	var dnsErr *net.DNSError
@@ -392,8 +416,11 @@ func classify(named reference.Named, err error) error {
 		kind = ErrRejected
 	case errors.Is(err, docker.ErrTooManyRequests):
 		kind = ErrTooMany
-	case errors.As(err, &ec):
-		switch ec.Code {
+	case errors.As(err, &ec) || errors.As(err, &code):
+		if code == 0 {
+			code = ec.Code
+		}
+		switch code {
 		case v2.ErrorCodeManifestUnknown, v2.ErrorCodeNameUnknown, v2.ErrorCodeBlobUnknown:
 			kind = ErrNotFound
 		case errcode.ErrorCodeUnauthorized, errcode.ErrorCodeDenied:

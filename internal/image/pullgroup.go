@@ -23,8 +23,9 @@ type flight struct {
 }
 
 // do runs fn once for all concurrent callers of key; joined is called
-// when a caller joins a pull already running.
-func (g *pullGroup) do(ctx context.Context, key string, fn func(context.Context) (string, error), joined func()) (string, error) {
+// when a caller joins a pull already running, abandoned when the last
+// caller gives up and the pull is cancelled.
+func (g *pullGroup) do(ctx context.Context, key string, fn func(context.Context) (string, error), joined, abandoned func()) (string, error) {
 	g.mu.Lock()
 	f, ok := g.m[key]
 	if ok {
@@ -53,6 +54,7 @@ func (g *pullGroup) do(ctx context.Context, key string, fn func(context.Context)
 		f.waiters--
 		if f.waiters == 0 {
 			f.cancel()
+			abandoned()
 			// A later caller must not join a pull that is being torn down.
 			if g.m[key] == f {
 				delete(g.m, key)

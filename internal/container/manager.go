@@ -1,0 +1,572 @@
+// Package container runs the lifecycle of CRI containers: it puts a
+// rootfs on the storage store, builds the OCI spec, runs it through
+// internal/oci, and keeps the record in internal/store, in memory and in
+// an atomically written state file.
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	cstorage "go.podman.io/storage"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/internal/cgroups"
+	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/image"
+	"github.com/crio/crio/internal/oci"
+	"github.com/crio/crio/internal/spec"
+	"github.com/crio/crio/internal/store"
+)
+
+// Error kinds; the server maps them to gRPC codes.
+var (
+	ErrNotFound     = store.ErrNotFound
+	ErrInvalid      = spec.ErrInvalid
+	ErrUnsupported  = spec.ErrUnsupported
+	ErrState        = errors.New("container is in the wrong state")
+	ErrImageMissing = errors.New("image not found")
+)
+
+// storageMetadata marks storage containers made by this package, so that
+// a crash's leftovers are recognised and nothing else is touched.
+const storageMetadata = `{"crio-container":true}`
+
+// SandboxLookup finds a pod sandbox by ID.
+type SandboxLookup func(id string) (*store.Sandbox, error)
+
+// Manager owns the containers.
+type Manager struct {
+	cfg        *config.Live
+	log        *slog.Logger
+	store      cstorage.Store
+	images     *image.Service
+	rt         *oci.Runtime
+	sandboxes  SandboxLookup
+	onEvent    func(*store.Container, runtimeapi.ContainerEventType)
+	Containers *store.Containers
+
+	// exitMu orders exit recording with start (a process that exits at
+	// once must end up EXITED).
+	exitMu sync.Mutex
+}
+
+// Options build a Manager.
+type Options struct {
+	Config    *config.Live
+	Logger    *slog.Logger
+	Store     cstorage.Store
+	Images    *image.Service
+	Sandboxes SandboxLookup
+	// OnEvent, when set, is told of every lifecycle change (CRI events).
+	OnEvent func(*store.Container, runtimeapi.ContainerEventType)
+}
+
+// New makes the manager, its OCI runtime and exit monitor, and reloads the
+// containers saved on disk.
+func New(o Options) (*Manager, error) {
+	m := &Manager{cfg: o.Config, log: o.Logger, store: o.Store, images: o.Images, sandboxes: o.Sandboxes,
+		onEvent: o.OnEvent, Containers: store.NewContainers()}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	cfg := o.Config.Get()
+	rt, err := oci.New(cfg, oci.Options{
+		ExitsDir:      cfg.Runtime.ContainerExitsDir,
+		AttachDir:     cfg.Runtime.ContainerAttachSocketDir,
+		ConmonEnv:     cfg.Runtime.ConmonEnv,
+		LogSizeMax:    cfg.Runtime.LogSizeMax,
+		SystemdCgroup: cgroups.Driver(cfg.Runtime.CgroupManager) == cgroups.Systemd,
+		Logger:        m.log,
+	}, m.handleExit)
+	if err != nil {
+		return nil, fmt.Errorf("starting the OCI runtime: %w", err)
+	}
+	m.rt = rt
+	if err := m.restore(); err != nil {
+		rt.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Runtime is the OCI runtime the manager uses.
+func (m *Manager) Runtime() *oci.Runtime { return m.rt }
+
+// Close stops watching exits. Containers keep running.
+func (m *Manager) Close() error { return m.rt.Close() }
+
+// handleExit records an exit that conmon wrote.
+func (m *Manager) handleExit(id string) {
+	c, err := m.Containers.Get(id)
+	if err != nil || c.ID != id {
+		return
+	}
+	m.recordExit(c)
+}
+
+// recordExit reads the exit from conmon's files and persists it.
+func (m *Manager) recordExit(c *store.Container) {
+	m.exitMu.Lock()
+	defer m.exitMu.Unlock()
+	st, ok, err := m.rt.ExitStatus(&c.Runtime)
+	if err != nil {
+		m.log.Warn("reading container exit", "id", c.ID, "error", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	if c.SetExited(st.Code, st.FinishedAt, st.Reason, st.Message) {
+		if err := c.Save(); err != nil {
+			m.log.Error("saving container state", "id", c.ID, "error", err)
+		}
+		m.log.Info("container exited", "id", c.ID, "code", st.Code, "reason", st.Reason)
+		m.event(c, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
+	}
+}
+
+// restore reloads containers from their state files after a restart and
+// learns what happened to them meanwhile from conmon's files.
+func (m *Manager) restore() error {
+	all, err := m.store.Containers()
+	if err != nil {
+		return fmt.Errorf("listing storage containers: %w", err)
+	}
+	for _, sc := range all {
+		if sc.Metadata != storageMetadata {
+			continue
+		}
+		dir, err := m.store.ContainerDirectory(sc.ID)
+		if err != nil {
+			continue
+		}
+		c, err := store.LoadContainer(dir)
+		if err != nil {
+			// A CreateContainer cut short by a crash: nothing refers to it.
+			m.log.Warn("removing a container left half-created", "id", sc.ID, "error", err)
+			m.deleteStorage(sc.ID)
+			continue
+		}
+		m.Containers.Add(c.ID, c)
+		m.Containers.Names.Add(c.Name, c.ID)
+		if c.State() != runtimeapi.ContainerState_CONTAINER_EXITED {
+			m.recordExit(c)
+		}
+	}
+	return nil
+}
+
+// Create makes a container in a pod and returns its ID. A repeated
+// request for the same metadata returns the first request's ID.
+func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig) (_ string, retErr error) {
+	if cfg == nil || cfg.Metadata == nil || cfg.Metadata.Name == "" {
+		return "", fmt.Errorf("%w: config.metadata.name is required", ErrInvalid)
+	}
+	if cfg.Image == nil || cfg.Image.Image == "" {
+		return "", fmt.Errorf("%w: config.image.image is required", ErrInvalid)
+	}
+	sb, err := m.sandboxes(sandboxID)
+	if err != nil {
+		return "", fmt.Errorf("pod sandbox %s: %w", sandboxID, err)
+	}
+	if sb.State() != runtimeapi.PodSandboxState_SANDBOX_READY {
+		return "", fmt.Errorf("%w: pod sandbox %s is not ready", ErrState, sb.ID)
+	}
+	name := store.ContainerName(cfg.Metadata, sb.Metadata())
+	// Not the named result: the undo closures below must see the ID
+	// after a failed return has set the result to "".
+	id := store.GenerateID()
+	got, owner, err := m.Containers.Names.Reserve(ctx, name, id)
+	if err != nil {
+		return "", err
+	}
+	if !owner {
+		return got, nil
+	}
+	// Cleanup runs on its own context: a kubelet timeout must not stop it
+	// half-way.
+	var undo []func()
+	defer func() {
+		if retErr != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			m.Containers.Names.Release(name, id)
+		}
+	}()
+
+	img, err := m.images.Status(cfg.Image.Image, true)
+	if err != nil {
+		if errors.Is(err, image.ErrNotFound) {
+			return "", fmt.Errorf("%w: %s: pull it first", ErrImageMissing, cfg.Image.Image)
+		}
+		return "", fmt.Errorf("image %s: %w", cfg.Image.Image, err)
+	}
+	var imgCfg v1.ImageConfig
+	if img.Config != nil {
+		imgCfg = img.Config.Config
+	}
+
+	if _, err := m.store.CreateContainer(id, nil, img.ID, "", storageMetadata, nil); err != nil {
+		return "", fmt.Errorf("creating the container's storage: %w", err)
+	}
+	undo = append(undo, func() { m.deleteStorage(id) })
+	rootfs, err := m.store.Mount(id, "")
+	if err != nil {
+		return "", fmt.Errorf("mounting the container's rootfs: %w", err)
+	}
+	dir, err := m.store.ContainerDirectory(id)
+	if err != nil {
+		return "", err
+	}
+	bundle, err := m.store.ContainerRunDirectory(id)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(bundle, 0o700); err != nil {
+		return "", err
+	}
+
+	live := m.cfg.Get()
+	h, feat, err := m.rt.Handler(sb.RuntimeHandler)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	targetPID := 0
+	if t := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetTargetId(); t != "" {
+		if tc, err := m.Containers.Get(t); err == nil && m.rt.Alive(&tc.Runtime) {
+			targetPID = tc.Runtime.PID
+		}
+	}
+	res, err := spec.Build(spec.Input{
+		ID: id, Config: cfg, Image: imgCfg, RootFS: rootfs, TargetPID: targetPID,
+		Sandbox: spec.Sandbox{
+			ID: sb.ID, Hostname: sb.Hostname, CgroupParent: sb.CgroupPath,
+			NetNS: sb.NetNS, IPCNS: sb.IPCNS, UTSNS: sb.UTSNS, InfraPID: sb.InfraPID,
+			HostsPath: sb.HostsPath, ResolvPath: sb.ResolvConfPath, HostnamePath: sb.HostnamePath,
+			ShmPath: sb.ShmPath, Sysctls: sb.Config.GetLinux().GetSysctls(),
+			SecurityContext: sb.Config.GetLinux().GetSecurityContext(),
+		},
+		Defaults: spec.Defaults{
+			Capabilities: live.Runtime.DefaultCapabilities, AddInheritableCaps: live.Runtime.AddInheritableCaps,
+			DefaultEnv: live.Runtime.DefaultEnv, DefaultUlimits: live.Runtime.DefaultUlimits,
+			AdditionalDevices: live.Runtime.AdditionalDevices, SeccompProfile: live.Runtime.SeccompProfile,
+			ReadOnly: live.Runtime.ReadOnly, HostPathMustExist: live.Runtime.HostPathMustExist,
+			AbsentSourcesReject: live.Runtime.AbsentMountSourcesToReject, PidsLimit: live.Runtime.PidsLimit,
+			RecursiveReadOnly: feat.RecursiveReadOnly, CgroupV2: cgroups.IsV2(),
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := checkCommand(rootfs, res.Spec.Process.Args[0], res.Spec.Process.Env); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(res.Spec)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+		return "", fmt.Errorf("writing the OCI bundle: %w", err)
+	}
+	logPath, err := spec.LogPath(sb.LogDirectory, cfg.LogPath)
+	if err != nil {
+		return "", err
+	}
+	if logPath == "" {
+		// The kubelet always names one; crictl may not.
+		logPath = filepath.Join(live.LogDir, id+".log")
+	}
+	stopSignal := strings.TrimPrefix(cfg.StopSignal.String(), "SIGNAL_")
+	if cfg.StopSignal == runtimeapi.Signal_SIGNAL_RUNTIME_DEFAULT {
+		stopSignal = imgCfg.StopSignal
+	}
+	if _, err := oci.Signal(stopSignal); err != nil {
+		stopSignal = ""
+	}
+
+	c := &store.Container{
+		ID: id, Name: name, SandboxID: sb.ID, Config: cfg,
+		ImageName: cfg.Image.Image, ImageID: img.ID, ImageRef: imageRef(img),
+		StopSignal: stopSignal, Dir: dir, RootFS: rootfs, Mounts: res.Mounts,
+		UID: int64(res.User.UID), GID: int64(res.User.GID),
+		CreatedAt: time.Now(),
+		Runtime: oci.Container{
+			ID: id, Name: name, Handler: h.Name, Bundle: bundle, LogPath: logPath,
+			Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, Terminal: cfg.Tty,
+			CgroupPath: res.Spec.Linux.CgroupsPath,
+		},
+	}
+	for _, g := range res.User.SupplementalGroups {
+		c.SupplementalGroups = append(c.SupplementalGroups, int64(g))
+	}
+	c.SetCreated(cfg.GetLinux().GetResources())
+
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	if err := m.rt.Create(cctx, &c.Runtime); err != nil {
+		if errors.Is(err, oci.ErrCreate) {
+			return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		return "", err
+	}
+	undo = append(undo, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		m.rt.Delete(ctx, &c.Runtime)
+	})
+	if err := c.Save(); err != nil {
+		return "", err
+	}
+	m.Containers.Add(id, c)
+	m.Containers.Names.Finish(name, id)
+	m.log.Info("created container", "id", id, "name", name, "sandbox", sb.ID)
+	m.event(c, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
+	return id, nil
+}
+
+// imageRef is what ContainerStatus reports as image_ref: the image's
+// first repo digest, else its ID, matching ImageStatus.
+func imageRef(img image.Image) string {
+	if len(img.RepoDigests) > 0 {
+		return img.RepoDigests[0]
+	}
+	return img.ID
+}
+
+// checkCommand fails clearly when the container's command does not exist
+// in its rootfs, before the runtime is asked to run it.
+func checkCommand(rootfs, cmd string, env []string) error {
+	var dirs []string
+	if strings.Contains(cmd, "/") {
+		dirs = []string{""}
+	} else {
+		path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+		for _, e := range env {
+			if p, ok := strings.CutPrefix(e, "PATH="); ok {
+				path = p
+			}
+		}
+		dirs = filepath.SplitList(path)
+	}
+	for _, d := range dirs {
+		p := cmd
+		if d != "" {
+			p = filepath.Join(d, cmd)
+		}
+		if !filepath.IsAbs(p) {
+			// Relative to the working directory: leave it to the runtime.
+			return nil
+		}
+		if found, err := spec.ExistsInRoot(rootfs, p); err == nil && found {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: executable %q not found in the image (PATH and rootfs searched)", ErrInvalid, cmd)
+}
+
+func (m *Manager) deleteStorage(id string) {
+	if _, err := m.store.Unmount(id, true); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
+		m.log.Warn("unmounting container rootfs", "id", id, "error", err)
+	}
+	if err := m.store.DeleteContainer(id); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
+		m.log.Warn("deleting container storage", "id", id, "error", err)
+	}
+}
+
+// Get finds a container by ID or unique prefix.
+func (m *Manager) Get(id string) (*store.Container, error) {
+	if id == "" {
+		return nil, fmt.Errorf("%w: container_id is empty", ErrInvalid)
+	}
+	return m.Containers.Get(id)
+}
+
+// Start starts a created container.
+func (m *Manager) Start(ctx context.Context, id string) error {
+	c, err := m.Get(id)
+	if err != nil {
+		return err
+	}
+	c.Lock()
+	defer c.Unlock()
+	if st := c.State(); st != runtimeapi.ContainerState_CONTAINER_CREATED {
+		return fmt.Errorf("%w: container %s is %s, not CREATED", ErrState, c.ID, st)
+	}
+	now := time.Now()
+	if err := m.rt.Start(ctx, &c.Runtime); err != nil {
+		m.exitMu.Lock()
+		c.SetExited(128, time.Now(), oci.ReasonError, err.Error())
+		m.exitMu.Unlock()
+		c.Save()
+		return err
+	}
+	m.exitMu.Lock()
+	c.SetStarted(now)
+	m.exitMu.Unlock()
+	m.event(c, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
+	// An exit recorded before SetStarted stays recorded.
+	m.recordExit(c)
+	return c.Save()
+}
+
+func (m *Manager) event(c *store.Container, t runtimeapi.ContainerEventType) {
+	if m.onEvent != nil {
+		m.onEvent(c, t)
+	}
+}
+
+// Stop stops a container, killing it after timeout. Stopping a stopped
+// container succeeds.
+func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	c, err := m.Get(id)
+	if err != nil {
+		return err
+	}
+	c.Lock()
+	defer c.Unlock()
+	return m.stopLocked(ctx, c, timeout)
+}
+
+func (m *Manager) stopLocked(ctx context.Context, c *store.Container, timeout time.Duration) error {
+	if c.State() == runtimeapi.ContainerState_CONTAINER_EXITED {
+		return nil
+	}
+	sig, _ := oci.Signal(c.StopSignal)
+	if err := m.rt.Stop(ctx, &c.Runtime, timeout, sig); err != nil {
+		return fmt.Errorf("stopping container %s: %w", c.ID, err)
+	}
+	m.recordExit(c)
+	return nil
+}
+
+// Remove removes a container, killing it if it runs. Removing an absent
+// container succeeds.
+func (m *Manager) Remove(ctx context.Context, id string) error {
+	c, err := m.Get(id)
+	if err != nil {
+		return err
+	}
+	c.Lock()
+	defer c.Unlock()
+	if _, err := m.Containers.Get(c.ID); err != nil {
+		return nil // removed while we waited for the lock
+	}
+	if err := m.stopLocked(ctx, c, 0); err != nil {
+		return err
+	}
+	if err := m.rt.Delete(context.WithoutCancel(ctx), &c.Runtime); err != nil {
+		return fmt.Errorf("removing container %s from the runtime: %w", c.ID, err)
+	}
+	m.deleteStorage(c.ID)
+	os.RemoveAll(c.Dir)
+	os.RemoveAll(c.Runtime.Bundle)
+	m.Containers.Delete(c.ID)
+	m.Containers.Names.Release(c.Name, c.ID)
+	m.log.Info("removed container", "id", c.ID)
+	m.event(c, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT)
+	return nil
+}
+
+// Update applies and records new resources.
+func (m *Manager) Update(ctx context.Context, id string, r *runtimeapi.LinuxContainerResources) error {
+	c, err := m.Get(id)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return fmt.Errorf("%w: linux resources are required", ErrInvalid)
+	}
+	c.Lock()
+	defer c.Unlock()
+	if st := c.State(); st != runtimeapi.ContainerState_CONTAINER_RUNNING && st != runtimeapi.ContainerState_CONTAINER_CREATED {
+		return fmt.Errorf("%w: container %s is %s", ErrState, c.ID, st)
+	}
+	res, err := spec.Resources(r, cgroups.IsV2())
+	if err != nil {
+		return err
+	}
+	if err := m.rt.Update(ctx, &c.Runtime, res); err != nil {
+		return err
+	}
+	c.SetResources(r)
+	return c.Save()
+}
+
+// ReopenLog makes conmon reopen the container's log file.
+func (m *Manager) ReopenLog(ctx context.Context, id string) error {
+	c, err := m.Get(id)
+	if err != nil {
+		return err
+	}
+	if st := c.State(); st != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		return fmt.Errorf("%w: container %s is %s, not RUNNING", ErrState, c.ID, st)
+	}
+	if c.Runtime.LogPath == "" {
+		return fmt.Errorf("%w: container %s has no log path", ErrState, c.ID)
+	}
+	return m.rt.ReopenLog(ctx, &c.Runtime)
+}
+
+// StopPod stops every container of a pod (StopPodSandbox), in parallel.
+func (m *Manager) StopPod(ctx context.Context, sandboxID string, timeout time.Duration) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, c := range m.Containers.OfSandbox(sandboxID) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Lock()
+			defer c.Unlock()
+			if err := m.stopLocked(ctx, c, timeout); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// RemovePod removes every container of a pod (RemovePodSandbox).
+func (m *Manager) RemovePod(ctx context.Context, sandboxID string) error {
+	var errs []error
+	for _, c := range m.Containers.OfSandbox(sandboxID) {
+		if err := m.Remove(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Signal returns the container's stop signal.
+func Signal(c *store.Container) syscall.Signal {
+	s, _ := oci.Signal(c.StopSignal)
+	return s
+}
+
+// Spec reads the container's OCI spec from its bundle (for verbose status).
+func Spec(c *store.Container) (json.RawMessage, error) {
+	return os.ReadFile(filepath.Join(c.Runtime.Bundle, "config.json"))
+}
+
+// IsState says whether c is in one of states.
+func IsState(c *store.Container, states ...runtimeapi.ContainerState) bool {
+	return slices.Contains(states, c.State())
+}

@@ -1,0 +1,191 @@
+package oci
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Exit reasons, as the kubelet expects them in ContainerStatus.reason.
+const (
+	ReasonCompleted = "Completed"
+	ReasonError     = "Error"
+	ReasonOOMKilled = "OOMKilled"
+)
+
+// ExitStatus is how a container ended.
+type ExitStatus struct {
+	Code       int32
+	FinishedAt time.Time
+	Reason     string
+	Message    string
+}
+
+// ExitFile is where conmon writes the container's exit code.
+func (r *Runtime) ExitFile(id string) string { return filepath.Join(r.opts.ExitsDir, id) }
+
+// Exited says whether conmon has recorded the container's exit.
+func (r *Runtime) Exited(c *Container) bool {
+	_, err := os.Stat(r.ExitFile(c.ID))
+	return err == nil
+}
+
+// ExitStatus reads the exit recorded by conmon. ok is false while the
+// container has not exited. A container whose process and conmon are
+// both gone without an exit file (conmon killed, host rebooted) is
+// reported as exited with code 255 and a message saying so.
+func (r *Runtime) ExitStatus(c *Container) (st ExitStatus, ok bool, err error) {
+	b, err := os.ReadFile(r.ExitFile(c.ID))
+	switch {
+	case err == nil:
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			// conmon is writing it; the monitor will be told again.
+			return ExitStatus{}, false, nil
+		}
+		code, err := strconv.ParseInt(s, 10, 32)
+		if err != nil {
+			return ExitStatus{}, false, fmt.Errorf("exit file of %s holds %q", c.ID, s)
+		}
+		st.Code = int32(code)
+		if fi, err := os.Stat(r.ExitFile(c.ID)); err == nil {
+			st.FinishedAt = fi.ModTime()
+		}
+	case errors.Is(err, os.ErrNotExist):
+		if c.PID == 0 || r.Alive(c) || r.conmonAlive(c) {
+			return ExitStatus{}, false, nil
+		}
+		return ExitStatus{Code: 255, FinishedAt: time.Now(), Reason: ReasonError,
+			Message: "container process and its monitor are gone without recording an exit code"}, true, nil
+	default:
+		return ExitStatus{}, false, err
+	}
+	switch {
+	case r.oomKilled(c):
+		st.Reason = ReasonOOMKilled
+	case st.Code == 0:
+		st.Reason = ReasonCompleted
+	default:
+		st.Reason = ReasonError
+	}
+	return st, true, nil
+}
+
+// oomKilled looks at conmon's oom marker and the container's memory
+// cgroup (still there until the runtime deletes the container).
+func (r *Runtime) oomKilled(c *Container) bool {
+	if _, err := os.Stat(filepath.Join(c.Bundle, "oom")); err == nil {
+		return true
+	}
+	if c.CgroupPath == "" {
+		return false
+	}
+	// cgroup v1 memory.oom_control has "oom_kill N"; v2 memory.events has
+	// "oom_kill N".
+	for _, f := range []string{
+		filepath.Join("/sys/fs/cgroup/memory", c.CgroupPath, "memory.oom_control"),
+		filepath.Join("/sys/fs/cgroup", c.CgroupPath, "memory.events"),
+	} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			fields := strings.Fields(string(line))
+			if len(fields) == 2 && fields[0] == "oom_kill" && fields[1] != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Alive says whether the container's init process still runs (and is the
+// same process, not a recycled pid).
+func (r *Runtime) Alive(c *Container) bool {
+	if c.PID <= 0 {
+		return false
+	}
+	st, err := processStartTime(c.PID)
+	if err != nil {
+		return false
+	}
+	return c.PIDStartTime == 0 || st == c.PIDStartTime
+}
+
+// conmonAlive says whether the container's conmon still runs.
+func (r *Runtime) conmonAlive(c *Container) bool {
+	pid, err := readPIDFile(filepath.Join(c.Bundle, "conmon.pid"))
+	if err != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	return bytes.Contains(b, []byte(c.ID))
+}
+
+// ConmonPID returns conmon's pid from its pid file.
+func (r *Runtime) ConmonPID(c *Container) (int, error) {
+	return readPIDFile(filepath.Join(c.Bundle, "conmon.pid"))
+}
+
+func readPIDFile(p string) (int, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// processStartTime reads field 22 of /proc/<pid>/stat (clock ticks since
+// boot), which together with the pid names one process for good.
+func processStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces and parentheses: skip past the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); start time is field 22.
+	if len(f) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	if f[0] == "Z" {
+		return 0, fmt.Errorf("process %d is a zombie", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// Signal parses a stop signal name from an image ("SIGINT", "INT", "2").
+func Signal(name string) (syscall.Signal, error) {
+	if name == "" {
+		return syscall.SIGTERM, nil
+	}
+	if n, err := strconv.Atoi(name); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	n := strings.ToUpper(name)
+	if !strings.HasPrefix(n, "SIG") {
+		n = "SIG" + n
+	}
+	for i := 1; i < 65; i++ {
+		if unix.SignalName(syscall.Signal(i)) == n {
+			return syscall.Signal(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown signal %q", name)
+}

@@ -1,0 +1,336 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/sys/mountinfo"
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-tools/generate"
+	"golang.org/x/sys/unix"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// setMounts adds the pod's files, /dev/shm and the CRI mounts. It returns
+// the CRI mounts with their container paths as resolved in the rootfs.
+func setMounts(g *generate.Generator, in Input, sc *runtimeapi.LinuxContainerSecurityContext, host *hostInfo) ([]*runtimeapi.Mount, error) {
+	c := in.Config
+	taken := map[string]bool{}
+	var applied []*runtimeapi.Mount
+	rootProp := ""
+	for _, m := range c.Mounts {
+		if m == nil {
+			continue
+		}
+		spec, resolved, prop, err := criMount(in, m, host)
+		if err != nil {
+			return nil, err
+		}
+		g.RemoveMount(spec.Destination)
+		g.AddMount(spec)
+		taken[spec.Destination] = true
+		applied = append(applied, resolved)
+		if prop == "rshared" || (prop == "rslave" && rootProp == "") {
+			rootProp = prop
+		}
+	}
+	if rootProp != "" {
+		if err := g.SetLinuxRootPropagation(rootProp); err != nil {
+			return nil, err
+		}
+	}
+	ro := sc.ReadonlyRootfs || in.Defaults.ReadOnly
+	sb := in.Sandbox
+	for _, f := range []struct{ dst, src string }{
+		{"/etc/hosts", sb.HostsPath},
+		{"/etc/resolv.conf", sb.ResolvPath},
+		{"/etc/hostname", sb.HostnamePath},
+	} {
+		if f.src == "" || taken[f.dst] {
+			continue
+		}
+		opts := []string{"rbind", "rprivate", "nosuid", "nodev", "noexec"}
+		if ro {
+			opts = append(opts, "ro")
+		}
+		g.AddMount(rspec.Mount{Destination: f.dst, Type: "bind", Source: f.src, Options: opts})
+	}
+	shm := sb.ShmPath
+	if sb.SecurityContext.GetNamespaceOptions().GetIpc() == runtimeapi.NamespaceMode_NODE {
+		shm = "/dev/shm"
+	}
+	if shm != "" && !taken["/dev/shm"] {
+		g.RemoveMount("/dev/shm")
+		g.AddMount(rspec.Mount{Destination: "/dev/shm", Type: "bind", Source: shm,
+			Options: []string{"rbind", "rprivate", "nosuid", "noexec", "nodev"}})
+	}
+	if sc.Privileged {
+		// Privileged containers get a writable /sys and cgroup tree.
+		ms := g.Mounts()
+		g.ClearMounts()
+		for _, m := range ms {
+			if m.Destination == "/sys" || m.Destination == "/sys/fs/cgroup" {
+				m.Options = slices.DeleteFunc(m.Options, func(o string) bool { return o == "ro" })
+				m.Options = append(m.Options, "rw")
+			}
+			g.AddMount(m)
+		}
+	}
+	sortMounts(g)
+	return applied, nil
+}
+
+// sortMounts orders mounts so that a parent is mounted before what is
+// mounted under it.
+func sortMounts(g *generate.Generator) {
+	ms := g.Mounts()
+	sort.SliceStable(ms, func(i, j int) bool {
+		return depth(ms[i].Destination) < depth(ms[j].Destination)
+	})
+	g.ClearMounts()
+	for _, m := range ms {
+		g.AddMount(m)
+	}
+}
+
+func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
+
+// criMount validates one CRI mount and turns it into an OCI bind mount.
+func criMount(in Input, m *runtimeapi.Mount, host *hostInfo) (rspec.Mount, *runtimeapi.Mount, string, error) {
+	if !filepath.IsAbs(m.ContainerPath) {
+		return rspec.Mount{}, nil, "", invalidf("mount container_path %q is not absolute", m.ContainerPath)
+	}
+	if !filepath.IsAbs(m.HostPath) {
+		return rspec.Mount{}, nil, "", invalidf("mount host_path %q is not absolute", m.HostPath)
+	}
+	if len(m.UidMappings) > 0 || len(m.GidMappings) > 0 {
+		return rspec.Mount{}, nil, "", fmt.Errorf("%w: mount %s: idmapped mounts need user namespaces, which this daemon does not support", ErrUnsupported, m.ContainerPath)
+	}
+	src, err := hostSource(m.HostPath, in.Defaults)
+	if err != nil {
+		return rspec.Mount{}, nil, "", err
+	}
+	// Resolve the destination inside the rootfs so that a symlink in the
+	// image cannot point the mount outside the container.
+	full, err := securejoin.SecureJoin(in.RootFS, m.ContainerPath)
+	if err != nil {
+		return rspec.Mount{}, nil, "", fmt.Errorf("resolving mount destination %s in the rootfs: %w", m.ContainerPath, err)
+	}
+	rel, err := filepath.Rel(in.RootFS, full)
+	if err != nil || !filepath.IsLocal(rel) && rel != "." {
+		return rspec.Mount{}, nil, "", invalidf("mount destination %s resolves outside the rootfs", m.ContainerPath)
+	}
+	dst := filepath.Join("/", rel)
+
+	opts := []string{"rbind"}
+	if m.Readonly {
+		opts = append(opts, "ro")
+	} else {
+		opts = append(opts, "rw")
+	}
+	prop := "rprivate"
+	switch m.Propagation {
+	case runtimeapi.MountPropagation_PROPAGATION_PRIVATE:
+	case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
+		prop = "rslave"
+		if err := checkPropagation(src, false); err != nil {
+			return rspec.Mount{}, nil, "", err
+		}
+	case runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL:
+		prop = "rshared"
+		if err := checkPropagation(src, true); err != nil {
+			return rspec.Mount{}, nil, "", err
+		}
+	default:
+		return rspec.Mount{}, nil, "", invalidf("mount %s: unknown propagation %v", m.ContainerPath, m.Propagation)
+	}
+	opts = append(opts, prop)
+	if m.RecursiveReadOnly {
+		if !m.Readonly {
+			return rspec.Mount{}, nil, "", invalidf("mount %s: recursive_read_only needs readonly", m.ContainerPath)
+		}
+		if m.Propagation != runtimeapi.MountPropagation_PROPAGATION_PRIVATE {
+			return rspec.Mount{}, nil, "", invalidf("mount %s: recursive_read_only needs private propagation", m.ContainerPath)
+		}
+		if !in.Defaults.RecursiveReadOnly {
+			return rspec.Mount{}, nil, "", fmt.Errorf("%w: mount %s: recursive read-only mounts are not supported by this runtime handler", ErrUnsupported, m.ContainerPath)
+		}
+		opts = append(opts, "rro")
+	}
+	resolved := &runtimeapi.Mount{
+		ContainerPath: dst, HostPath: m.HostPath, Readonly: m.Readonly,
+		SelinuxRelabel: m.SelinuxRelabel, Propagation: m.Propagation,
+		RecursiveReadOnly: m.RecursiveReadOnly,
+	}
+	return rspec.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}, resolved, prop, nil
+}
+
+// hostSource resolves a mount's host path; an absent one is refused or
+// created as a directory, as configured.
+func hostSource(p string, d Defaults) (string, error) {
+	if _, err := os.Stat(p); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("mount host_path %s: %w", p, err)
+		}
+		if d.HostPathMustExist || slices.Contains(d.AbsentSourcesReject, filepath.Clean(p)) {
+			return "", invalidf("mount host_path %s does not exist", p)
+		}
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return "", fmt.Errorf("creating mount host_path %s: %w", p, err)
+		}
+	}
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", fmt.Errorf("mount host_path %s: %w", p, err)
+	}
+	return r, nil
+}
+
+// checkPropagation makes sure the mount holding path propagates as asked:
+// shared for bidirectional, shared or slave for host-to-container.
+func checkPropagation(path string, needShared bool) error {
+	infos, err := mountinfo.GetMounts(mountinfo.ParentsFilter(path))
+	if err != nil {
+		return fmt.Errorf("reading mount info for %s: %w", path, err)
+	}
+	var best *mountinfo.Info
+	for _, i := range infos {
+		if best == nil || len(i.Mountpoint) > len(best.Mountpoint) {
+			best = i
+		}
+	}
+	if best == nil {
+		return fmt.Errorf("no mount holds %s", path)
+	}
+	shared := strings.Contains(best.Optional, "shared:")
+	slave := strings.Contains(best.Optional, "master:")
+	if shared || (!needShared && slave) {
+		return nil
+	}
+	want := "shared"
+	if !needShared {
+		want = "shared or slave"
+	}
+	return fmt.Errorf("%w: mount propagation of %s needs its host mount %s to be %s", ErrUnsupported, path, best.Mountpoint, want)
+}
+
+// setDevices adds the CRI devices, the configured additional devices, and
+// for privileged containers every host device.
+func setDevices(g *generate.Generator, devs []*runtimeapi.Device, additional []string, privileged bool, host *hostInfo) error {
+	if privileged {
+		all, err := host.devices("/dev")
+		if err != nil {
+			return fmt.Errorf("listing host devices: %w", err)
+		}
+		for _, d := range all {
+			g.AddDevice(d)
+		}
+		g.Config.Linux.Resources.Devices = []rspec.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		return nil
+	}
+	for _, a := range additional {
+		parts := strings.Split(a, ":")
+		d := &runtimeapi.Device{HostPath: parts[0], ContainerPath: parts[0], Permissions: "rwm"}
+		if len(parts) > 1 && parts[1] != "" {
+			d.ContainerPath = parts[1]
+		}
+		if len(parts) > 2 {
+			d.Permissions = parts[2]
+		}
+		devs = append(devs, d)
+	}
+	for _, d := range devs {
+		if d == nil {
+			continue
+		}
+		perms := d.Permissions
+		if perms == "" {
+			perms = "rwm"
+		}
+		if strings.Trim(perms, "rwm") != "" {
+			return invalidf("device %s: permissions %q are not a subset of rwm", d.HostPath, perms)
+		}
+		if !filepath.IsAbs(d.ContainerPath) || !filepath.IsAbs(d.HostPath) {
+			return invalidf("device %s -> %s: paths must be absolute", d.HostPath, d.ContainerPath)
+		}
+		found, err := host.devices(d.HostPath)
+		if err != nil {
+			return invalidf("device %s: %v", d.HostPath, err)
+		}
+		for _, hd := range found {
+			rel, _ := filepath.Rel(d.HostPath, hd.Path)
+			hd.Path = filepath.Join(d.ContainerPath, rel)
+			g.AddDevice(hd)
+			maj, mnr := hd.Major, hd.Minor
+			g.AddLinuxResourcesDevice(true, hd.Type, &maj, &mnr, perms)
+		}
+	}
+	return nil
+}
+
+// hostDevices returns the device node at path, or every device node under
+// it when it is a directory (skipping pseudo-terminals and shm).
+func hostDevices(path string) ([]rspec.LinuxDevice, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		d, err := deviceFromPath(path)
+		if err != nil {
+			return nil, err
+		}
+		return []rspec.LinuxDevice{d}, nil
+	}
+	var out []rspec.LinuxDevice
+	err = filepath.WalkDir(path, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if e.IsDir() {
+			switch e.Name() {
+			case "pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev":
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if e.Type()&fs.ModeDevice == 0 || e.Name() == "console" {
+			return nil
+		}
+		if d, err := deviceFromPath(p); err == nil {
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func deviceFromPath(p string) (rspec.LinuxDevice, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return rspec.LinuxDevice{}, err
+	}
+	var typ string
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+		typ = "c"
+	case unix.S_IFBLK:
+		typ = "b"
+	default:
+		return rspec.LinuxDevice{}, fmt.Errorf("%s is not a device node", p)
+	}
+	mode := fs.FileMode(st.Mode & 0o777)
+	uid, gid := st.Uid, st.Gid
+	return rspec.LinuxDevice{
+		Path: p, Type: typ,
+		Major: int64(unix.Major(uint64(st.Rdev))), Minor: int64(unix.Minor(uint64(st.Rdev))),
+		FileMode: &mode, UID: &uid, GID: &gid,
+	}, nil
+}

@@ -1,0 +1,345 @@
+// Package spec turns a CRI ContainerConfig, the pod it runs in and its
+// image's configuration into an OCI runtime spec. It reads the container's
+// rootfs (for /etc/passwd and /etc/group and to resolve mount
+// destinations) but changes nothing on the host except creating absent
+// bind-mount sources when the configuration allows it.
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-tools/generate"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// ErrInvalid marks an error caused by the request itself (the server maps
+// it to InvalidArgument); other errors are the host's.
+var ErrInvalid = errors.New("invalid container configuration")
+
+func invalidf(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+}
+
+// Sandbox is what a container needs to know about its pod.
+type Sandbox struct {
+	ID           string
+	Hostname     string
+	CgroupParent string
+	// Pinned namespace paths; empty means the pod uses the host's.
+	NetNS, IPCNS, UTSNS string
+	// InfraPID is the pid of the pod's infra process, whose PID namespace
+	// containers with PID mode POD join; 0 when the pod has none.
+	InfraPID int
+	// Files of the pod bind-mounted into every container; empty skips one.
+	HostsPath, ResolvPath, HostnamePath, ShmPath string
+	Sysctls                                      map[string]string
+	// SecurityContext of the pod, for supplemental groups and host namespaces.
+	SecurityContext *runtimeapi.LinuxSandboxSecurityContext
+}
+
+// Defaults are the daemon's settings that shape every container.
+type Defaults struct {
+	Capabilities        []string
+	AddInheritableCaps  bool
+	DefaultEnv          []string
+	DefaultUlimits      []string
+	AdditionalDevices   []string
+	SeccompProfile      string // path of the RuntimeDefault profile; empty = built-in
+	ReadOnly            bool
+	HostPathMustExist   bool
+	AbsentSourcesReject []string
+	PidsLimit           int64
+	// RecursiveReadOnly says the runtime handler supports "rro" mounts.
+	RecursiveReadOnly bool
+	// CgroupV2 says the host has the unified hierarchy only.
+	CgroupV2 bool
+}
+
+// Input is everything Build reads.
+type Input struct {
+	ID      string
+	Config  *runtimeapi.ContainerConfig
+	Sandbox Sandbox
+	Image   v1.ImageConfig
+	// RootFS is the mounted root filesystem of the container.
+	RootFS   string
+	Defaults Defaults
+	// TargetPID is the pid of the target container for PID mode TARGET.
+	TargetPID int
+	// host lets tests replace what is read from the host.
+	host *hostInfo
+}
+
+// User is the effective identity of the container's process.
+type User struct {
+	UID, GID           uint32
+	SupplementalGroups []uint32
+}
+
+// Result is the built spec and what was resolved on the way.
+type Result struct {
+	Spec *rspec.Spec
+	User User
+	// Mounts are the CRI mounts as applied (container paths resolved).
+	Mounts []*runtimeapi.Mount
+}
+
+// Build makes the OCI spec of a container.
+func Build(in Input) (*Result, error) {
+	c := in.Config
+	if c == nil {
+		return nil, invalidf("container config is missing")
+	}
+	if in.RootFS == "" {
+		return nil, fmt.Errorf("rootfs of container %s is not set", in.ID)
+	}
+	host := in.host
+	if host == nil {
+		host = realHost()
+	}
+	g, err := generate.New("linux")
+	if err != nil {
+		return nil, fmt.Errorf("generating base spec: %w", err)
+	}
+	g.HostSpecific = false
+	// Older runtimes (crun 1.8) refuse an ociVersion they do not know;
+	// nothing used here is newer than 1.1.
+	g.Config.Version = "1.1.0"
+	sc := c.GetLinux().GetSecurityContext()
+	if sc == nil {
+		sc = &runtimeapi.LinuxContainerSecurityContext{}
+	}
+	res := &Result{}
+
+	g.SetRootPath(in.RootFS)
+	g.SetRootReadonly(sc.ReadonlyRootfs || in.Defaults.ReadOnly)
+
+	args, err := processArgs(c, in.Image)
+	if err != nil {
+		return nil, err
+	}
+	g.SetProcessArgs(args)
+	cwd := c.WorkingDir
+	if cwd == "" {
+		cwd = in.Image.WorkingDir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	if !filepath.IsAbs(cwd) {
+		return nil, invalidf("working directory %q is not absolute", cwd)
+	}
+	g.SetProcessCwd(cwd)
+	g.SetProcessTerminal(c.Tty)
+	g.Config.Process.NoNewPrivileges = sc.NoNewPrivs
+	setEnv(&g, in)
+
+	user, err := resolveUser(in.RootFS, sc, in.Sandbox.SecurityContext, in.Image.User)
+	if err != nil {
+		return nil, err
+	}
+	g.SetProcessUID(user.UID)
+	g.SetProcessGID(user.GID)
+	g.ClearProcessAdditionalGids()
+	for _, gid := range user.SupplementalGroups {
+		g.AddProcessAdditionalGid(gid)
+	}
+	res.User = user
+
+	if err := setRlimits(&g, in.Defaults.DefaultUlimits); err != nil {
+		return nil, err
+	}
+	if err := setCapabilities(&g, sc, in.Defaults); err != nil {
+		return nil, err
+	}
+	if err := setNamespaces(&g, in, sc); err != nil {
+		return nil, err
+	}
+	for k, v := range in.Sandbox.Sysctls {
+		g.AddLinuxSysctl(k, v)
+	}
+	if in.Sandbox.Hostname != "" {
+		g.AddProcessEnv("HOSTNAME", in.Sandbox.Hostname)
+	}
+	setMaskedPaths(&g, sc)
+	if err := setSecurityModules(&g, sc, host); err != nil {
+		return nil, err
+	}
+	mounts, err := setMounts(&g, in, sc, host)
+	if err != nil {
+		return nil, err
+	}
+	res.Mounts = mounts
+	if err := setDevices(&g, c.Devices, in.Defaults.AdditionalDevices, sc.Privileged, host); err != nil {
+		return nil, err
+	}
+	if err := setResources(&g, c.GetLinux().GetResources(), in, host); err != nil {
+		return nil, err
+	}
+	// Seccomp last: the default profile allows syscalls by the
+	// capabilities the process ends up with.
+	if err := setSeccomp(&g, sc, in.Defaults.SeccompProfile); err != nil {
+		return nil, err
+	}
+	for k, v := range c.Annotations {
+		g.AddAnnotation(k, v)
+	}
+	res.Spec = g.Config
+	return res, nil
+}
+
+// processArgs merges the CRI command and args with the image's Entrypoint
+// and Cmd the way the kubelet documents it: a command replaces the
+// Entrypoint and drops the image's Cmd; args alone replace the Cmd.
+func processArgs(c *runtimeapi.ContainerConfig, img v1.ImageConfig) ([]string, error) {
+	var cmd, args []string
+	if len(c.Command) > 0 {
+		cmd, args = c.Command, c.Args
+	} else {
+		cmd = img.Entrypoint
+		args = c.Args
+		if len(args) == 0 {
+			args = img.Cmd
+		}
+	}
+	all := append(append([]string{}, cmd...), args...)
+	if len(all) == 0 || all[0] == "" {
+		return nil, invalidf("no command: the container config and the image set neither command nor entrypoint")
+	}
+	return all, nil
+}
+
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// setEnv applies, each overriding the previous by name: a default PATH,
+// the daemon's default_env, the image's Env, then the container's envs.
+func setEnv(g *generate.Generator, in Input) {
+	g.ClearProcessEnv()
+	g.AddProcessEnv("PATH", defaultPath)
+	if in.Config.Tty {
+		g.AddProcessEnv("TERM", "xterm")
+	}
+	g.AddMultipleProcessEnv(in.Defaults.DefaultEnv)
+	g.AddMultipleProcessEnv(in.Image.Env)
+	for _, kv := range in.Config.Envs {
+		g.AddProcessEnv(kv.Key, string(kv.Value))
+	}
+}
+
+// LogPath joins the kubelet's log directory and the container's relative
+// log path, refusing a path that leaves the directory.
+func LogPath(dir, rel string) (string, error) {
+	if rel == "" {
+		return "", nil
+	}
+	if dir == "" {
+		return "", invalidf("log_path %q given but the pod has no log_directory", rel)
+	}
+	if !filepath.IsLocal(rel) {
+		return "", invalidf("log_path %q must be relative and stay inside the pod's log directory", rel)
+	}
+	return filepath.Join(dir, rel), nil
+}
+
+// setMaskedPaths applies the default masked and read-only /proc and /sys
+// paths, or the ones the kubelet sends (it sends the defaults or, for an
+// Unmasked proc mount, none). Privileged containers get none.
+func setMaskedPaths(g *generate.Generator, sc *runtimeapi.LinuxContainerSecurityContext) {
+	g.Config.Linux.MaskedPaths = nil
+	g.Config.Linux.ReadonlyPaths = nil
+	if sc.Privileged {
+		return
+	}
+	masked, ro := defaultMaskedPaths, defaultReadonlyPaths
+	if len(sc.MaskedPaths) > 0 {
+		masked = sc.MaskedPaths
+	}
+	if len(sc.ReadonlyPaths) > 0 {
+		ro = sc.ReadonlyPaths
+	}
+	g.Config.Linux.MaskedPaths = append([]string{}, masked...)
+	g.Config.Linux.ReadonlyPaths = append([]string{}, ro...)
+}
+
+var (
+	defaultMaskedPaths = []string{
+		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+		"/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+	defaultReadonlyPaths = []string{
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	}
+)
+
+// setSecurityModules refuses AppArmor and SELinux settings the host cannot
+// honour. RuntimeDefault and Unconfined AppArmor are no-ops without
+// AppArmor: the host's default is no confinement.
+func setSecurityModules(g *generate.Generator, sc *runtimeapi.LinuxContainerSecurityContext, host *hostInfo) error {
+	profile := ""
+	if p := sc.Apparmor; p != nil {
+		if p.ProfileType == runtimeapi.SecurityProfile_Localhost {
+			profile = p.LocalhostRef
+		}
+	} else if strings.HasPrefix(sc.ApparmorProfile, "localhost/") {
+		profile = strings.TrimPrefix(sc.ApparmorProfile, "localhost/")
+	}
+	if profile != "" && !sc.Privileged {
+		if !host.apparmor {
+			return fmt.Errorf("%w: AppArmor profile %q requested but AppArmor is not enabled on this host", ErrUnsupported, profile)
+		}
+		g.SetProcessApparmorProfile(profile)
+	}
+	if o := sc.SelinuxOptions; o != nil && (o.User != "" || o.Role != "" || o.Type != "" || o.Level != "") {
+		if !host.selinux {
+			return fmt.Errorf("%w: SELinux options %v requested but SELinux is not enabled on this host", ErrUnsupported, o)
+		}
+		return fmt.Errorf("%w: SELinux labelling is not implemented", ErrUnsupported)
+	}
+	return nil
+}
+
+// ErrUnsupported marks a request this host or daemon cannot honour (the
+// server maps it to FailedPrecondition).
+var ErrUnsupported = errors.New("unsupported")
+
+// hostInfo is what Build reads from the host, replaceable in tests.
+type hostInfo struct {
+	apparmor, selinux bool
+	memsw             bool
+	oomScoreAdj       int
+	hugepageSizes     []string
+	// stat reads a device node; nil uses the real file system.
+	devices func(path string) ([]rspec.LinuxDevice, error)
+}
+
+func realHost() *hostInfo {
+	h := &hostInfo{}
+	if b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled"); err == nil && strings.HasPrefix(string(b), "Y") {
+		h.apparmor = true
+	}
+	if _, err := os.Stat("/sys/fs/selinux/enforce"); err == nil {
+		h.selinux = true
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
+		h.memsw = true
+	}
+	if b, err := os.ReadFile("/proc/self/oom_score_adj"); err == nil {
+		fmt.Sscan(strings.TrimSpace(string(b)), &h.oomScoreAdj)
+	}
+	if ents, err := os.ReadDir("/sys/kernel/mm/hugepages"); err == nil {
+		for _, e := range ents {
+			h.hugepageSizes = append(h.hugepageSizes, e.Name())
+		}
+		sort.Strings(h.hugepageSizes)
+	}
+	h.devices = hostDevices
+	return h
+}

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"google.golang.org/grpc"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/internal/store"
+)
+
+// containerStreamChunk is how many containers one StreamContainers message
+// carries.
+const containerStreamChunk = 100
+
+// ListContainers lists containers from memory, filtered by ID (or unique
+// prefix), state, pod sandbox ID (or unique prefix) and labels (all must
+// match), newest first.
+func (s *Server) ListContainers(_ context.Context, req *runtimeapi.ListContainersRequest) (*runtimeapi.ListContainersResponse, error) {
+	if err := s.containersServed(); err != nil {
+		return nil, err
+	}
+	return &runtimeapi.ListContainersResponse{Containers: s.listContainers(req.GetFilter())}, nil
+}
+
+// StreamContainers is ListContainers in chunks, for nodes whose list
+// would pass the gRPC message limit.
+func (s *Server) StreamContainers(req *runtimeapi.StreamContainersRequest, stream grpc.ServerStreamingServer[runtimeapi.StreamContainersResponse]) error {
+	if err := s.containersServed(); err != nil {
+		return err
+	}
+	items := s.listContainers(req.GetFilter())
+	for len(items) > 0 {
+		n := min(containerStreamChunk, len(items))
+		if err := stream.Send(&runtimeapi.StreamContainersResponse{Containers: items[:n]}); err != nil {
+			return err
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
+func (s *Server) listContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
+	var all []*store.Container
+	if id := f.GetId(); id != "" {
+		c, err := s.containers.Containers.Get(id)
+		if err != nil {
+			return []*runtimeapi.Container{}
+		}
+		all = []*store.Container{c}
+	} else {
+		all = s.containers.Containers.List()
+	}
+	podID := f.GetPodSandboxId()
+	if podID != "" {
+		if sb, err := s.sandboxes.Get(podID); err == nil {
+			podID = sb.ID
+		}
+	}
+	out := make([]*runtimeapi.Container, 0, len(all))
+	for _, c := range all {
+		state := c.State()
+		if f.GetState() != nil && f.GetState().GetState() != state {
+			continue
+		}
+		if podID != "" && c.SandboxID != podID {
+			continue
+		}
+		if !matchLabels(c.Config.GetLabels(), f.GetLabelSelector()) {
+			continue
+		}
+		out = append(out, &runtimeapi.Container{
+			Id:           c.ID,
+			PodSandboxId: c.SandboxID,
+			Metadata:     c.Config.GetMetadata(),
+			Image:        imageSpec(c),
+			ImageRef:     c.ImageRef,
+			ImageId:      c.ImageID,
+			State:        state,
+			CreatedAt:    c.CreatedAt.UnixNano(),
+			Labels:       c.Config.GetLabels(),
+			Annotations:  c.Config.GetAnnotations(),
+		})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].CreatedAt != out[j].CreatedAt {
+			return out[i].CreatedAt > out[j].CreatedAt
+		}
+		return strings.Compare(out[i].Id, out[j].Id) < 0
+	})
+	return out
+}
