@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
@@ -63,4 +65,20 @@ func sandboxError(what string, err error) error {
 		return status.Error(codes.DeadlineExceeded, fmt.Sprintf("%s: %v", what, err))
 	}
 	return status.Error(codes.Internal, fmt.Sprintf("%s: %v", what, err))
+}
+
+// publishSandboxEvent sends a CRI event for a sandbox's lifecycle: the
+// kubelet's evented PLEG takes the sandbox ID in ContainerId, as with
+// containerd and CRI-O. A removed sandbox's event carries its last status.
+func (s *Server) publishSandboxEvent(sb *store.Sandbox, t runtimeapi.ContainerEventType) {
+	if s.events == nil {
+		return
+	}
+	ev := &runtimeapi.ContainerEventResponse{
+		ContainerId:        sb.ID,
+		ContainerEventType: t,
+		CreatedAt:          time.Now().UnixNano(),
+		PodSandboxStatus:   sandboxStatus(sb),
+	}
+	s.events.Publish(ev)
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -613,6 +614,47 @@ func TestSandboxesSurviveDaemonRestart(t *testing.T) {
 	for _, l := range leftovers(t, d, bn) {
 		if strings.HasPrefix(l, "lease ") || strings.HasPrefix(l, "bridge port ") {
 			t.Errorf("after stop by the restarted daemon, %s remains", l)
+		}
+	}
+}
+
+func TestSandboxLifecycleEvents(t *testing.T) {
+	requireRoot(t)
+	d := framework.NewDaemon(t, framework.Options{})
+	ctx, cancel := context.WithCancel(framework.Ctx(t))
+	defer cancel()
+	stream, err := d.Runtime.GetContainerEvents(ctx, &runtimeapi.GetEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *runtimeapi.ContainerEventResponse, 16)
+	go func() {
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- ev
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // let the subscription reach the daemon
+	id := runPod(t, d, podConfig("events"))
+	removePod(t, d, id)
+	want := []runtimeapi.ContainerEventType{
+		runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT,
+		runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT,
+		runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT,
+		runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT,
+	}
+	for i, w := range want {
+		select {
+		case ev := <-got:
+			if ev == nil || ev.ContainerId != id || ev.ContainerEventType != w || ev.PodSandboxStatus.GetMetadata().GetName() != "events" {
+				t.Fatalf("event %d: %+v; want %s for sandbox %s", i, ev, w, id)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no event %d (%s)", i, w)
 		}
 	}
 }
