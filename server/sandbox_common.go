@@ -47,9 +47,6 @@ func (s *Server) getSandbox(id string) (*store.Sandbox, error) {
 	return nil, status.Errorf(codes.Internal, "looking up pod sandbox %s: %v", id, err)
 }
 
-// Sandboxes exposes the sandbox store to the container side of the server.
-func (s *Server) Sandboxes() *store.Sandboxes { return s.sandboxes }
-
 // sandboxError maps an error from setting a sandbox up to a gRPC status.
 func sandboxError(what string, err error) error {
 	if _, ok := status.FromError(err); ok {
