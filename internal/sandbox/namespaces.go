@@ -60,6 +60,9 @@ func Pin(o PinOptions) (*Pinned, error) {
 	if len(o.UIDMappings) > 0 {
 		return pinWithUserNS(o)
 	}
+	if !o.Net && !o.IPC && !o.UTS && !o.Infra && len(o.Sysctls) == 0 {
+		return &Pinned{}, nil // all host namespaces: no thread to spend
+	}
 	type result struct {
 		p   *Pinned
 		err error
