@@ -96,7 +96,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 	images := image.New(store.Store, live, log)
-	cniWatcher, err := network.NewWatcher(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork, log)
+	cniWatcher, err := network.NewWatcher(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork, cfg.Network.PluginDirs, log)
 	if err != nil {
 		return err
 	}
