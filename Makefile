@@ -48,6 +48,8 @@ install: build ## Install the binary, the default config, the systemd unit and t
 	  install -D -m 0644 crio.conf.example $(DESTDIR)/etc/crio/crio.conf; fi
 	install -d -m 0755 $(DESTDIR)/etc/crio/crio.conf.d
 	install -D -m 0644 contrib/systemd/crio.service $(DESTDIR)/lib/systemd/system/crio.service
+	@if [ ! -e $(DESTDIR)/etc/containers/policy.json ]; then \
+	  install -D -m 0644 contrib/containers/policy.json $(DESTDIR)/etc/containers/policy.json; fi
 	@if [ ! -e $(DESTDIR)/etc/cni/net.d/10-crio-bridge.conflist ]; then \
 	  install -D -m 0644 contrib/cni/10-crio-bridge.conflist $(DESTDIR)/etc/cni/net.d/10-crio-bridge.conflist; fi
 

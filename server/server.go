@@ -17,6 +17,7 @@ import (
 	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/store"
+	"github.com/crio/crio/internal/streaming"
 )
 
 // Server serves the CRI. RPCs not built yet fall through to the embedded
@@ -38,10 +39,15 @@ type Server struct {
 
 	// events fans lifecycle events out to GetContainerEvents clients.
 	events *events.Broadcaster
+	// cpu holds the previous CPU sample per container for usage rates.
+	cpu cpuSamples
 
 	// containers runs the container RPCs; nil when built without a
 	// storage store (they answer Unimplemented then).
 	containers *container.Manager
+	// stream serves exec, attach and port-forward sessions; nil without
+	// containers.
+	stream *streaming.Server
 }
 
 // Options carries what the server is built from.
@@ -86,6 +92,10 @@ func New(opts Options) (*Server, error) {
 		}
 		s.containers = m
 		s.podContainers = podContainers{m}
+		if s.stream, err = s.newStreamServer(); err != nil {
+			m.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -98,6 +108,9 @@ func (s *Server) Register(g *grpc.Server) {
 
 // Close releases what the server holds. Containers keep running.
 func (s *Server) Close() error {
+	if s.stream != nil {
+		s.stream.Close()
+	}
 	if s.containers != nil {
 		return s.containers.Close()
 	}

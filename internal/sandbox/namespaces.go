@@ -44,6 +44,9 @@ type Pinned struct {
 	User           string // user namespace pin; "" for none
 	InfraPID       int
 	InfraStartTime uint64
+	// DeferredSysctls wait for the pod's interfaces; see
+	// ApplyDeferredSysctls.
+	DeferredSysctls []Sysctl `json:"-"`
 }
 
 // Pin creates the pod's namespaces and pins them by bind-mounting their
@@ -146,7 +149,7 @@ func pinOnThread(o PinOptions) (p *Pinned, err error) {
 			return p, err
 		}
 	}
-	if err := applySysctls(o.Sysctls); err != nil {
+	if p.DeferredSysctls, err = applySysctls(o.Sysctls); err != nil {
 		return p, err
 	}
 	if o.Infra {

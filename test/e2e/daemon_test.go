@@ -344,3 +344,25 @@ func TestCrioStatusAsksTheRunningDaemon(t *testing.T) {
 		t.Errorf("crio status config: %v\n%s", err, out)
 	}
 }
+
+func TestCrictlVersionAndInfo(t *testing.T) {
+	d := framework.NewDaemon(t, framework.Options{})
+	out, err := d.Crictl("version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"RuntimeName:  crio", "RuntimeApiVersion:  v1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("crictl version lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = d.Crictl("info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"RuntimeReady"`, `"NetworkReady"`, `"config"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("crictl info lacks %s:\n%s", want, out)
+		}
+	}
+}

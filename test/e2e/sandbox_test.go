@@ -250,7 +250,10 @@ func TestPodsOnBridgeReachEachOther(t *testing.T) {
 	bn := newBridgeNet(t, d)
 	waitNetworkReady(t, d)
 	a := runPod(t, d, podConfig("a"))
-	b := runPod(t, d, podConfig("b"))
+	// A sysctl of the interface CNI makes is applied once it exists.
+	b := runPod(t, d, podConfig("b", func(c *runtimeapi.PodSandboxConfig) {
+		c.Linux.Sysctls = map[string]string{"net.ipv4.conf.eth0.accept_local": "1"}
+	}))
 	sa, ia := podStatus(t, d, a)
 	sb, ib := podStatus(t, d, b)
 	_, subnet, _ := net.ParseCIDR(bn.Subnet)
@@ -261,6 +264,15 @@ func TestPodsOnBridgeReachEachOther(t *testing.T) {
 	}
 	if hosts, _ := os.ReadFile(ib.Hosts); !strings.Contains(string(hosts), sb.Network.Ip+"\tb") {
 		t.Errorf("pod b's hosts file lacks its IP:\n%s", hosts)
+	}
+	var acceptLocal string
+	inNetns(ib.NetNS, func() error {
+		v, _ := os.ReadFile("/proc/sys/net/ipv4/conf/eth0/accept_local")
+		acceptLocal = strings.TrimSpace(string(v))
+		return nil
+	})
+	if acceptLocal != "1" {
+		t.Errorf("net.ipv4.conf.eth0.accept_local in pod b = %q; want 1", acceptLocal)
 	}
 	// A listener in pod b; pod a connects to b's IP.
 	var lis net.Listener
