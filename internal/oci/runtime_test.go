@@ -18,6 +18,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/spec"
 )
@@ -270,9 +271,25 @@ func TestRunWritesCRILogAndExitCode(t *testing.T) {
 	})
 }
 
-func TestCompletedReason(t *testing.T) {
+func TestCompletedReasonAndConmonInPodCgroup(t *testing.T) {
 	e := newEnv(t, "runc")
-	c := e.create([]string{"true"}, nil)
+	if _, err := cgroups.Create(e.cgroup); err != nil {
+		t.Fatal(err)
+	}
+	c := e.bundle([]string{"sh", "-c", "echo ready; sleep 0.5"}, nil)
+	c.MonitorCgroup = e.cgroup
+	if err := e.rt.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.rt.Delete(context.Background(), c) })
+	pid, err := e.rt.ConmonPID(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if !strings.Contains(string(b), ":memory:"+e.cgroup+"\n") {
+		t.Errorf("conmon's cgroups %q; want the pod's %s", b, e.cgroup)
+	}
 	e.start(c)
 	if st := e.waitExit(c, 20*time.Second); st.Code != 0 || st.Reason != ReasonCompleted {
 		t.Errorf("exit = %+v, want 0 Completed", st)
