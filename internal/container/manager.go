@@ -316,7 +316,8 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		Runtime: oci.Container{
 			ID: id, Name: name, Handler: h.Name, Bundle: bundle, LogPath: logPath,
 			Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, Terminal: cfg.Tty,
-			CgroupPath: res.Spec.Linux.CgroupsPath,
+			CgroupPath:    res.Spec.Linux.CgroupsPath,
+			MonitorCgroup: sb.CgroupPath,
 		},
 	}
 	for _, g := range res.User.SupplementalGroups {

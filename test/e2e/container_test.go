@@ -380,3 +380,35 @@ func TestContainerEventsAndPodPIDNamespace(t *testing.T) {
 		}
 	}
 }
+
+// The container's cgroup is under the pod's, and conmon (the container's
+// parent) runs in the pod's cgroup, not the daemon's.
+func TestContainerAndConmonInPodCgroup(t *testing.T) {
+	d := containerDaemon(t)
+	parent := fmt.Sprintf("/crio-e2e-%d", time.Now().UnixNano())
+	podID, pc := pod(t, d, "cg", func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = parent })
+	id := run(t, d, podID, pc, ctrConfig("cg", []string{"sleep", "60"}))
+	pid := verboseInfo(t, d, id).PID
+	memCgroup := func(pid int) string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.SplitN(l, ":", 3); len(f) == 3 && f[1] == "memory" {
+				return f[2]
+			}
+		}
+		return ""
+	}
+	if got, want := memCgroup(pid), parent+"/crio-"+id; got != want {
+		t.Errorf("container memory cgroup %s; want %s", got, want)
+	}
+	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
+	var ppid int
+	fmt.Sscan(f[1], &ppid)
+	if got := memCgroup(ppid); got != parent {
+		t.Errorf("conmon (pid %d) memory cgroup %s; want the pod's %s", ppid, got, parent)
+	}
+}
