@@ -324,19 +324,32 @@ func writeExecProcess(c *Container, path string, cmd []string, tty bool) error {
 
 // cappedBuffer keeps the first limit bytes written and discards the rest,
 // never failing a write (the command must not see EPIPE because the
-// daemon stopped keeping its output).
+// daemon stopped keeping its output). It doubles its capacity, never past
+// limit, so that a capped 16 MiB costs at most 16 MiB of garbage on the
+// way (append's gentler growth for large slices makes several times
+// that, and the daemon's peak RSS with it).
 type cappedBuffer struct {
 	buf   []byte
 	limit int
 }
 
 func (b *cappedBuffer) Write(p []byte) (int, error) {
-	if room := b.limit - len(b.buf); room > 0 {
-		if len(p) < room {
-			room = len(p)
-		}
-		b.buf = append(b.buf, p[:room]...)
+	room := b.limit - len(b.buf)
+	if room <= 0 {
+		return len(p), nil
 	}
+	keep := p
+	if len(keep) > room {
+		keep = keep[:room]
+	}
+	if need := len(b.buf) + len(keep); need > cap(b.buf) {
+		c := max(2*cap(b.buf), 4<<10, need)
+		c = min(c, b.limit)
+		nb := make([]byte, len(b.buf), c)
+		copy(nb, b.buf)
+		b.buf = nb
+	}
+	b.buf = append(b.buf, keep...)
 	return len(p), nil
 }
 

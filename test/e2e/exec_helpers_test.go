@@ -33,7 +33,7 @@ type execEnv struct {
 	image string
 }
 
-func newExecEnv(t *testing.T) *execEnv {
+func newExecEnv(t testing.TB) *execEnv {
 	t.Helper()
 	requireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -54,7 +54,7 @@ var ctrSeq int
 
 // container creates and starts a busybox container running cmd; opts
 // adjust its config.
-func (e *execEnv) container(t *testing.T, cmd []string, opts ...func(*runtimeapi.ContainerConfig)) string {
+func (e *execEnv) container(t testing.TB, cmd []string, opts ...func(*runtimeapi.ContainerConfig)) string {
 	t.Helper()
 	ctrSeq++
 	cfg := &runtimeapi.ContainerConfig{
