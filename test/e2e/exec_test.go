@@ -143,6 +143,60 @@ func TestExecSync(t *testing.T) {
 		}
 	})
 
+	t.Run("ProbesOnManyContainersLeaveNothing", func(t *testing.T) {
+		ids := []string{id}
+		for range 4 {
+			ids = append(ids, e.container(t, []string{"sleep", "3600"}))
+		}
+		pid := e.d.PID()
+		fds, kids := countDir(t, fmt.Sprintf("/proc/%d/fd", pid)), childProcesses(t, pid)
+		// Ten probe rounds, every container probed at once in each, some
+		// timing out as a hung probe would.
+		for round := range 10 {
+			errs := make(chan error, len(ids))
+			for i, cid := range ids {
+				go func() {
+					cmd, timeout := []string{"sh", "-c", "echo ok"}, int64(10)
+					if (round+i)%4 == 0 {
+						cmd, timeout = []string{"sleep", "30"}, 1
+					}
+					r, err := execSync(t, e, cid, timeout, cmd...)
+					switch {
+					case timeout == 1 && status.Code(err) == codes.DeadlineExceeded:
+						errs <- nil
+					case err != nil:
+						errs <- err
+					case string(r.Stdout) != "ok\n":
+						errs <- fmt.Errorf("probe of %s: %q", cid, r.Stdout)
+					default:
+						errs <- nil
+					}
+				}()
+			}
+			for range ids {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n := countDir(t, fmt.Sprintf("/proc/%d/fd", pid)); n > fds {
+			t.Errorf("daemon fds went from %d to %d over the probes", fds, n)
+		}
+		if n := childProcesses(t, pid); n > kids {
+			t.Errorf("daemon children went from %d to %d over the probes", kids, n)
+		}
+		for _, cid := range ids {
+			r, err := execSync(t, e, cid, 10, "ps", "-o", "pid,args")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(r.Stdout), "sleep 30") || strings.Contains(string(r.Stdout), "echo ok") {
+				t.Errorf("probe processes left in %s:\n%s", cid, r.Stdout)
+			}
+		}
+	})
+
 	t.Run("Errors", func(t *testing.T) {
 		_, err := execSync(t, e, strings.Repeat("f", 64), 0, "true")
 		if status.Code(err) != codes.NotFound {
