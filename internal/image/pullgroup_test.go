@@ -112,7 +112,10 @@ func TestPullGroupAbandonedFlightDoesNotEvictItsSuccessor(t *testing.T) {
 	close(firstDone) // the abandoned flight ends while the second runs
 	time.Sleep(50 * time.Millisecond)
 	joined := make(chan struct{})
-	go func() { id, _ := g.do(context.Background(), "k", second, func() { close(joined) }, func() {}); res <- id }()
+	go func() {
+		id, _ := g.do(context.Background(), "k", second, func() { close(joined) }, func() {})
+		res <- id
+	}()
 	select {
 	case <-joined:
 	case <-time.After(5 * time.Second):
