@@ -42,33 +42,44 @@ func (s *Server) StreamContainers(req *runtimeapi.StreamContainersRequest, strea
 	return nil
 }
 
-func (s *Server) listContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
+// selectContainers returns the containers a filter selects: by ID or
+// unique prefix, by pod sandbox ID or unique prefix, and by labels (all
+// must match); empty criteria select everything.
+func (s *Server) selectContainers(id, podID string, labels map[string]string) []*store.Container {
 	var all []*store.Container
-	if id := f.GetId(); id != "" {
+	if id != "" {
 		c, err := s.containers.Containers.Get(id)
 		if err != nil {
-			return []*runtimeapi.Container{}
+			return nil
 		}
 		all = []*store.Container{c}
 	} else {
 		all = s.containers.Containers.List()
 	}
-	podID := f.GetPodSandboxId()
 	if podID != "" {
 		if sb, err := s.sandboxes.Get(podID); err == nil {
 			podID = sb.ID
 		}
 	}
+	out := all[:0:0]
+	for _, c := range all {
+		if podID != "" && c.SandboxID != podID {
+			continue
+		}
+		if !matchLabels(c.Config.GetLabels(), labels) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (s *Server) listContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
+	all := s.selectContainers(f.GetId(), f.GetPodSandboxId(), f.GetLabelSelector())
 	out := make([]*runtimeapi.Container, 0, len(all))
 	for _, c := range all {
 		state := c.State()
 		if f.GetState() != nil && f.GetState().GetState() != state {
-			continue
-		}
-		if podID != "" && c.SandboxID != podID {
-			continue
-		}
-		if !matchLabels(c.Config.GetLabels(), f.GetLabelSelector()) {
 			continue
 		}
 		out = append(out, &runtimeapi.Container{

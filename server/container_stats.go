@@ -83,30 +83,9 @@ func (s *Server) StreamContainerStats(req *runtimeapi.StreamContainerStatsReques
 }
 
 func (s *Server) listContainerStats(f *runtimeapi.ContainerStatsFilter) []*runtimeapi.ContainerStats {
-	var all []*store.Container
-	if id := f.GetId(); id != "" {
-		c, err := s.containers.Containers.Get(id)
-		if err != nil {
-			return []*runtimeapi.ContainerStats{}
-		}
-		all = []*store.Container{c}
-	} else {
-		all = s.containers.Containers.List()
-	}
-	podID := f.GetPodSandboxId()
-	if podID != "" {
-		if sb, err := s.sandboxes.Get(podID); err == nil {
-			podID = sb.ID
-		}
-	}
+	all := s.selectContainers(f.GetId(), f.GetPodSandboxId(), f.GetLabelSelector())
 	out := make([]*runtimeapi.ContainerStats, 0, len(all))
 	for _, c := range all {
-		if podID != "" && c.SandboxID != podID {
-			continue
-		}
-		if !matchLabels(c.Config.GetLabels(), f.GetLabelSelector()) {
-			continue
-		}
 		out = append(out, s.containerStats(c))
 	}
 	return out

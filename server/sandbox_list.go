@@ -32,18 +32,21 @@ func (s *Server) StreamPodSandboxes(req *runtimeapi.StreamPodSandboxesRequest, s
 	return nil
 }
 
-func (s *Server) listSandboxes(f *runtimeapi.PodSandboxFilter) []*runtimeapi.PodSandbox {
-	var all []*store.Sandbox
-	if id := f.GetId(); id != "" {
-		// An ID filter matches one sandbox: the full ID or a unique prefix.
-		sb, err := s.sandboxes.Get(id)
-		if err != nil {
-			return []*runtimeapi.PodSandbox{}
-		}
-		all = []*store.Sandbox{sb}
-	} else {
-		all = s.sandboxes.List()
+// selectSandboxes returns the sandbox an ID (or unique prefix) names, or
+// every sandbox when id is empty.
+func (s *Server) selectSandboxes(id string) []*store.Sandbox {
+	if id == "" {
+		return s.sandboxes.List()
 	}
+	sb, err := s.sandboxes.Get(id)
+	if err != nil {
+		return nil
+	}
+	return []*store.Sandbox{sb}
+}
+
+func (s *Server) listSandboxes(f *runtimeapi.PodSandboxFilter) []*runtimeapi.PodSandbox {
+	all := s.selectSandboxes(f.GetId())
 	// One backing array for all items: one allocation instead of one per
 	// sandbox.
 	backing := make([]runtimeapi.PodSandbox, len(all))

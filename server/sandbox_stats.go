@@ -36,16 +36,7 @@ func (s *Server) StreamPodSandboxStats(req *runtimeapi.StreamPodSandboxStatsRequ
 }
 
 func (s *Server) listPodStats(f *runtimeapi.PodSandboxStatsFilter) []*runtimeapi.PodSandboxStats {
-	var all []*store.Sandbox
-	if id := f.GetId(); id != "" {
-		sb, err := s.sandboxes.Get(id)
-		if err != nil {
-			return []*runtimeapi.PodSandboxStats{}
-		}
-		all = []*store.Sandbox{sb}
-	} else {
-		all = s.sandboxes.List()
-	}
+	all := s.selectSandboxes(f.GetId())
 	out := make([]*runtimeapi.PodSandboxStats, 0, len(all))
 	for _, sb := range all {
 		if matchLabels(sb.Config.GetLabels(), f.GetLabelSelector()) {
