@@ -51,16 +51,24 @@ func TestExecSync(t *testing.T) {
 			t.Errorf("ExecSync with a 1s timeout returned after %v", took)
 		}
 		t.Logf("1s timeout returned after %v", took)
-		// A shell's children go with it.
+		// Gone, not even a zombie: runc lives to reap it (pid 1 here is a
+		// sleep that reaps nothing), as critest checks with pgrep.
+		ps := func() string {
+			r, err := execSync(t, e, id, 0, "ps", "-o", "pid,args")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(r.Stdout)
+		}
+		if out := ps(); strings.Contains(out, "sleep 10") || strings.Contains(out, "[sleep]") {
+			t.Errorf("sleep 10 left after the timeout:\n%s", out)
+		}
+		// A shell's children go with it (dead; a zombie is pid 1's to reap).
 		if _, err := execSync(t, e, id, 1, "sh", "-c", "sleep 10; echo never"); status.Code(err) != codes.DeadlineExceeded {
 			t.Fatalf("sh -c: err = %v; want DeadlineExceeded", err)
 		}
-		r, err := execSync(t, e, id, 0, "ps", "-o", "pid,args")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(r.Stdout), "sleep 10") {
-			t.Errorf("sleep 10 still runs after the timeout:\n%s", r.Stdout)
+		if out := ps(); strings.Contains(out, "sleep 10") {
+			t.Errorf("sleep 10 still runs after the shell's timeout:\n%s", out)
 		}
 	})
 
