@@ -301,6 +301,30 @@ func TestContainerSurvivesDaemonKill(t *testing.T) {
 	if st := waitExited(t, d, id, 30*time.Second); st.ExitCode != 4 {
 		t.Errorf("exit after restart %d; want 4", st.ExitCode)
 	}
+
+	// A container that exits while the daemon is down is found exited,
+	// with its code, when the daemon comes back.
+	trig2 := t.TempDir()
+	id2 := run(t, d, podID, pc, ctrConfig("downtime", []string{"sh", "-c", "echo ready; while [ ! -f /trig/go ]; do sleep 0.1; done; exit 9"},
+		func(c *runtimeapi.ContainerConfig) {
+			c.Mounts = []*runtimeapi.Mount{{HostPath: trig2, ContainerPath: "/trig"}}
+		}))
+	waitFile(t, filepath.Join(pc.LogDirectory, "downtime.log"), "ready", 30*time.Second)
+	pid2 := verboseInfo(t, d, id2).PID
+	d.Kill()
+	if err := os.WriteFile(filepath.Join(trig2, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); syscall.Kill(pid2, 0) == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the container did not exit while the daemon was down")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.Start()
+	if st := waitExited(t, d, id2, 10*time.Second); st.ExitCode != 9 || st.Reason != "Error" {
+		t.Errorf("exit during downtime: code %d reason %q; want 9 Error", st.ExitCode, st.Reason)
+	}
 }
 
 func TestCrunHandler(t *testing.T) {
