@@ -120,8 +120,9 @@ nri=()
 set +e
 "$bin/critest" \
   -runtime-endpoint "unix://$work/crio.sock" -image-endpoint "unix://$work/crio.sock" \
-  -test-images-file "$work/images.yaml" -report-dir "$out" "${nri[@]}" \
-  -ginkgo.skip "$skip" -ginkgo.no-color -ginkgo.flake-attempts 1 "$@" 2>&1 | tee "$out/critest.log"
+  -test-images-file "$work/images.yaml" "${nri[@]}" \
+  -ginkgo.junit-report "$out/junit.xml" -ginkgo.json-report "$out/report.json" \
+  -ginkgo.skip "$skip" -ginkgo.no-color "$@" 2>&1 | tee "$out/critest.log"
 rc=${PIPESTATUS[0]}
 set -e
 grep -E "^(Ran|FAIL!|SUCCESS!|PASS|FAIL)" "$out/critest.log" | tail -3

@@ -360,6 +360,8 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	}
 	s.sandboxes.Add(p.id, sb)
 	s.sandboxes.Names.Finish(p.name, p.id)
+	s.publishSandboxEvent(sb, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
+	s.publishSandboxEvent(sb, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
 	setStage("done")
 	log.Info("pod sandbox ready", "ips", sb.IPs, "infra_pid", sb.InfraPID, "duration", time.Since(start), "stages", strings.Join(timings, ","))
 	return nil

@@ -32,6 +32,10 @@ func (m *Manager) mountImageVolumes(cfg *runtimeapi.ContainerConfig) (*runtimeap
 		if ref == "" {
 			continue
 		}
+		if !mnt.Readonly {
+			undo()
+			return nil, nil, nil, fmt.Errorf("%w: image volume at %s must be readonly", ErrInvalid, mnt.ContainerPath)
+		}
 		if mnt.HostPath != "" {
 			undo()
 			return nil, nil, nil, fmt.Errorf("%w: mount %s names both a host_path and an image", ErrInvalid, mnt.ContainerPath)

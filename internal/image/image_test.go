@@ -1,6 +1,7 @@
 package image
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -294,6 +295,15 @@ func TestStoredConfigIsCappedAndValidated(t *testing.T) {
 		}
 		if !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("config %d: %v; want ErrBadImage containing %q", i, err, tc.want)
+		}
+	}
+}
+
+func TestPullRefusesBadNamesWithoutNetwork(t *testing.T) {
+	svc, _ := newTestService(t, nil)
+	for _, name := range []string{"", strings.Repeat("a", 64), "sha256:" + strings.Repeat("b", 64), "UPPER/case:1", "a b"} {
+		if _, err := svc.Pull(context.Background(), name, PullOptions{}); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("Pull(%q) = %v; want ErrInvalidName", name, err)
 		}
 	}
 }

@@ -59,6 +59,11 @@ func (s *Service) Pull(ctx context.Context, name string, o PullOptions) (string,
 	if name == "" {
 		return "", fmt.Errorf("%w: empty image name", ErrInvalidName)
 	}
+	if id := strings.TrimPrefix(name, "sha256:"); len(id) == 64 && isHex(id) {
+		// A registry serves names, not local IDs; without this the ID
+		// would be taken for docker.io/library/<id>.
+		return "", fmt.Errorf("%w: %q is an image ID; pull by name (repo:tag or repo@digest)", ErrInvalidName, name)
+	}
 	cfg := s.config()
 	sys, err := s.pullSystemContext(cfg, name, o)
 	if err != nil {

@@ -88,3 +88,41 @@ func TestPullGroupCancelsOnlyWhenEveryCallerLeaves(t *testing.T) {
 		t.Errorf("abandoned called %d times; want 1", abandoned.Load())
 	}
 }
+
+func TestPullGroupAbandonedFlightDoesNotEvictItsSuccessor(t *testing.T) {
+	g := pullGroup{m: map[string]*flight{}}
+	firstDone := make(chan struct{})
+	first := func(ctx context.Context) (string, error) {
+		<-ctx.Done()
+		<-firstDone // finish only after the second flight started
+		return "", ctx.Err()
+	}
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	go func() { cancel1() }()
+	g.do(ctx1, "k", first, func() {}, func() {})
+
+	release := make(chan struct{})
+	var runs atomic.Int32
+	second := func(context.Context) (string, error) { runs.Add(1); <-release; return "id", nil }
+	res := make(chan string, 2)
+	go func() { id, _ := g.do(context.Background(), "k", second, func() {}, func() {}); res <- id }()
+	for runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(firstDone) // the abandoned flight ends while the second runs
+	time.Sleep(50 * time.Millisecond)
+	joined := make(chan struct{})
+	go func() {
+		id, _ := g.do(context.Background(), "k", second, func() { close(joined) }, func() {})
+		res <- id
+	}()
+	select {
+	case <-joined:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a caller did not join the running flight: the abandoned one evicted it")
+	}
+	close(release)
+	if a, b := <-res, <-res; a != "id" || b != "id" || runs.Load() != 1 {
+		t.Fatalf("results %q %q after %d runs; want one run shared", a, b, runs.Load())
+	}
+}

@@ -19,7 +19,7 @@ func TestAddCheckDelOnAPinnedNamespace(t *testing.T) {
 	}
 	confDir := t.TempDir()
 	os.WriteFile(filepath.Join(confDir, "10-lo.conflist"), []byte(`{"cniVersion":"1.0.0","name":"lo-test","plugins":[{"type":"loopback"}]}`), 0o644)
-	w, err := NewWatcher(confDir, "", slog.Default())
+	w, err := NewWatcher(confDir, "", []string{"/usr/lib/cni"}, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

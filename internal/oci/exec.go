@@ -173,8 +173,9 @@ func (r *Runtime) exec(ctx context.Context, c *Container, o execIO) (int32, erro
 		} else {
 			cmd.Stderr = &errTail
 		}
-		// runc exec setsid()s only for a terminal: keep it out of the
-		// daemon's process group so that a ^C to the daemon spares it.
+		// runc and the command it starts get a process group of their
+		// own: a ^C to the daemon's group spares them, and a timeout
+		// kills the whole group.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		r.spawned.Add(1)
 		if err := cmd.Start(); err != nil {
@@ -202,7 +203,7 @@ func (r *Runtime) exec(ctx context.Context, c *Container, o execIO) (int32, erro
 		defer killMu.Unlock()
 		if killed == nil {
 			killed = why
-			killExec(pidFile, done)
+			killExec(pidFile, cmd.Process.Pid, done)
 		}
 	}
 	if o.timeout > 0 {
@@ -249,18 +250,30 @@ func (r *Runtime) exec(ctx context.Context, c *Container, o execIO) (int32, erro
 	return -1, fmt.Errorf("%s exec: %w", filepath.Base(h.RuntimePath), werr)
 }
 
-// killExec kills the exec'd command, found through runc's pid file; runc
-// then exits with it. Until the pid file exists runc is still setting the
-// process up, so it waits for it (or for runc to end).
-func killExec(pidFile string, done <-chan struct{}) {
+// killExec kills the exec'd command and what it started, and runc.
+// Without a terminal they all share runc's process group (runc runs in
+// its own); with one, runc makes the command a session leader, so its
+// group is killed too once the pid file names it. While runc is still
+// setting the process up there is no pid file yet; killing runc's group
+// stops that, and the pid file is waited for in case the command had
+// already left the group.
+func killExec(pidFile string, runcPID int, done <-chan struct{}) {
+	select {
+	case <-done:
+		// runc is reaped; its pid may be reused.
+		return
+	default:
+	}
+	syscall.Kill(-runcPID, syscall.SIGKILL)
 	for {
-		select {
-		case <-done:
-			// runc has reaped the command; its pid may be reused.
-			return
-		default:
-		}
 		if pid, err := readPIDFile(pidFile); err == nil && pid > 0 {
+			select {
+			case <-done:
+				// runc reaped the command; its pid may be reused.
+				return
+			default:
+			}
+			syscall.Kill(-pid, syscall.SIGKILL)
 			syscall.Kill(pid, syscall.SIGKILL)
 			return
 		}
@@ -324,19 +337,32 @@ func writeExecProcess(c *Container, path string, cmd []string, tty bool) error {
 
 // cappedBuffer keeps the first limit bytes written and discards the rest,
 // never failing a write (the command must not see EPIPE because the
-// daemon stopped keeping its output).
+// daemon stopped keeping its output). It doubles its capacity, never past
+// limit, so that a capped 16 MiB costs at most 16 MiB of garbage on the
+// way (append's gentler growth for large slices makes several times
+// that, and the daemon's peak RSS with it).
 type cappedBuffer struct {
 	buf   []byte
 	limit int
 }
 
 func (b *cappedBuffer) Write(p []byte) (int, error) {
-	if room := b.limit - len(b.buf); room > 0 {
-		if len(p) < room {
-			room = len(p)
-		}
-		b.buf = append(b.buf, p[:room]...)
+	room := b.limit - len(b.buf)
+	if room <= 0 {
+		return len(p), nil
 	}
+	keep := p
+	if len(keep) > room {
+		keep = keep[:room]
+	}
+	if need := len(b.buf) + len(keep); need > cap(b.buf) {
+		c := max(2*cap(b.buf), 4<<10, need)
+		c = min(c, b.limit)
+		nb := make([]byte, len(b.buf), c)
+		copy(nb, b.buf)
+		b.buf = nb
+	}
+	b.buf = append(b.buf, keep...)
 	return len(p), nil
 }
 

@@ -112,7 +112,8 @@ func TestExecSyncTimeoutKillsCommand(t *testing.T) {
 	e := newEnv(t, "runc")
 	c := e.running()
 	begin := time.Now()
-	_, err := e.rt.ExecSync(context.Background(), c, []string{"sleep", "10"}, time.Second)
+	// sh forks sleep: the child must go too.
+	_, err := e.rt.ExecSync(context.Background(), c, []string{"sh", "-c", "sleep 10; echo never"}, time.Second)
 	took := time.Since(begin)
 	if !errors.Is(err, ErrExecTimeout) {
 		t.Fatalf("err = %v, want ErrExecTimeout", err)
@@ -124,6 +125,19 @@ func TestExecSyncTimeoutKillsCommand(t *testing.T) {
 	procs := cgroupProcs(t, c)
 	if len(procs) != 1 || procs[0] != fmt.Sprint(c.PID) {
 		t.Errorf("container cgroup holds %v after the timeout, want only %d", procs, c.PID)
+	}
+}
+
+func TestExecTTYTimeoutKillsCommandAndChildren(t *testing.T) {
+	e := newEnv(t, "runc")
+	c := e.running()
+	begin := time.Now()
+	_, err := e.rt.exec(context.Background(), c, execIO{cmd: []string{"sh", "-c", "sleep 10; echo never"}, tty: true, timeout: time.Second})
+	if !errors.Is(err, ErrExecTimeout) || time.Since(begin) > 5*time.Second {
+		t.Fatalf("err = %v after %v, want ErrExecTimeout after about 1s", err, time.Since(begin))
+	}
+	if procs := cgroupProcs(t, c); len(procs) != 1 {
+		t.Errorf("container cgroup holds %v after the timeout, want only its init", procs)
 	}
 }
 

@@ -60,6 +60,9 @@ func Pin(o PinOptions) (*Pinned, error) {
 	if len(o.UIDMappings) > 0 {
 		return pinWithUserNS(o)
 	}
+	if !o.Net && !o.IPC && !o.UTS && !o.Infra && len(o.Sysctls) == 0 {
+		return &Pinned{}, nil // all host namespaces: no thread to spend
+	}
 	type result struct {
 		p   *Pinned
 		err error
@@ -193,6 +196,7 @@ func startInfra(binary string) (int, error) {
 	}
 	cmd := exec.Command(binary, "pause")
 	cmd.Dir = "/"
+	cmd.Env = pauseEnv
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID, Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("starting infra process: %w", err)

@@ -37,14 +37,19 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, in io.Reade
 	if err != nil {
 		return err
 	}
+	// The request's context is not cancelled when a hijacked connection
+	// drops; a failed write to the client is the sign it is gone, and the
+	// command must not live on blocked on a full pipe.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s := oci.ExecStreams{Stdin: in, TTY: tty, Resize: sizes(resize)}
 	// The library's streams are nil interfaces when not requested; keep
 	// them nil rather than typed nils.
 	if out != nil {
-		s.Stdout = out
+		s.Stdout = cancelOnError{out, cancel}
 	}
 	if errw != nil && !tty {
-		s.Stderr = errw
+		s.Stderr = cancelOnError{errw, cancel}
 	}
 	code, err := r.OCI.Exec(ctx, c, cmd, s)
 	if err != nil {
@@ -119,4 +124,18 @@ func sizes(in <-chan remotecommand.TerminalSize) <-chan oci.TerminalSize {
 		}
 	}()
 	return out
+}
+
+// cancelOnError cancels the session when a write to the client fails.
+type cancelOnError struct {
+	w      io.Writer
+	cancel context.CancelFunc
+}
+
+func (c cancelOnError) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err != nil {
+		c.cancel()
+	}
+	return n, err
 }

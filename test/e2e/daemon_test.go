@@ -366,3 +366,33 @@ func TestCrictlVersionAndInfo(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusReportsHandlersAndFeatures(t *testing.T) {
+	d := framework.NewDaemon(t, framework.Options{})
+	st, err := d.Runtime.Status(framework.Ctx(t), &runtimeapi.StatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*runtimeapi.RuntimeHandlerFeatures{}
+	for _, h := range st.RuntimeHandlers {
+		byName[h.Name] = h.Features
+	}
+	def, ok := byName[""]
+	if !ok {
+		t.Fatalf("no default handler (name \"\") in %v", st.RuntimeHandlers)
+	}
+	runc, ok := byName["runc"]
+	if !ok || byName["crun"] == nil {
+		t.Fatalf("configured handlers missing: %v", st.RuntimeHandlers)
+	}
+	if def.RecursiveReadOnlyMounts != runc.RecursiveReadOnlyMounts {
+		t.Errorf("default handler features %v differ from runc's %v", def, runc)
+	}
+	// make install-deps installs runc 1.5.3, which has recursive read-only mounts.
+	if !runc.RecursiveReadOnlyMounts {
+		t.Error("runc handler does not report recursive read-only mounts")
+	}
+	if !st.GetFeatures().GetSupplementalGroupsPolicy() {
+		t.Error("SupplementalGroupsPolicy not reported")
+	}
+}

@@ -33,13 +33,17 @@ type execEnv struct {
 	image string
 }
 
-func newExecEnv(t *testing.T) *execEnv {
+func newExecEnv(t testing.TB) *execEnv { return newExecEnvConfig(t, "") }
+
+// newExecEnvConfig is newExecEnv with more TOML (after [crio.image], so
+// it may open other tables).
+func newExecEnvConfig(t testing.TB, config string) *execEnv {
 	t.Helper()
 	requireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	reg := sharedRegistry(t)
-	d := newImageDaemon(t, imageDaemonOptions{registry: reg.Addr})
+	d := newImageDaemon(t, imageDaemonOptions{registry: reg.Addr, config: config})
 	e := &execEnv{d: d, image: reg.Ref(testregistry.BusyboxImage)}
 	if _, err := d.Image.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: e.image}}); err != nil {
 		t.Fatalf("pulling %s: %v", e.image, err)
@@ -54,7 +58,7 @@ var ctrSeq int
 
 // container creates and starts a busybox container running cmd; opts
 // adjust its config.
-func (e *execEnv) container(t *testing.T, cmd []string, opts ...func(*runtimeapi.ContainerConfig)) string {
+func (e *execEnv) container(t testing.TB, cmd []string, opts ...func(*runtimeapi.ContainerConfig)) string {
 	t.Helper()
 	ctrSeq++
 	cfg := &runtimeapi.ContainerConfig{

@@ -105,6 +105,8 @@ type imageDaemonOptions struct {
 	extra    string // more registries.conf
 	config   string // more [crio.image] keys
 	confDir  string // where registries.conf and policy.json go; default a new temp dir
+	// editRegistries rewrites the generated registries.conf before the daemon starts.
+	editRegistries func(string) string
 }
 
 // newImageDaemon starts a daemon whose registries.conf mirrors the public
@@ -118,6 +120,19 @@ func newImageDaemon(t testing.TB, o imageDaemonOptions) *framework.Daemon {
 	regConf := filepath.Join(dir, "registries.conf")
 	if err := testregistry.WriteRegistriesConf(regConf, o.registry); err != nil {
 		t.Fatal(err)
+	}
+	if o.editRegistries != nil {
+		b, err := os.ReadFile(regConf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited := o.editRegistries(string(b))
+		if edited == string(b) {
+			t.Fatalf("editRegistries changed nothing in:\n%s", b)
+		}
+		if err := os.WriteFile(regConf, []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if o.extra != "" {
 		f, err := os.OpenFile(regConf, os.O_APPEND|os.O_WRONLY, 0)

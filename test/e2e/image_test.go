@@ -723,3 +723,39 @@ func TestImageFsInfoCountsContainerWrites(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+func TestShortNameResolutionFollowsShortNameMode(t *testing.T) {
+	reg := sharedRegistry(t)
+	twoSearch := func(t *testing.T, mode string) *framework.Daemon {
+		return newImageDaemon(t, imageDaemonOptions{
+			registry: reg.Addr,
+			config:   "short_name_mode = \"" + mode + "\"",
+			editRegistries: func(conf string) string {
+				return strings.Replace(conf, `unqualified-search-registries = ["docker.io"]`, `unqualified-search-registries = ["quay.io", "docker.io"]`, 1)
+			},
+		})
+	}
+
+	t.Run("enforcing refuses an ambiguous name", func(t *testing.T) {
+		d := twoSearch(t, "enforcing")
+		_, err := pull(t, d, "crio-test/busybox", nil)
+		wantCode(t, err, codes.InvalidArgument, "pull of an ambiguous short name in enforcing mode")
+		if imgs := listImages(t, d); len(imgs) != 0 {
+			t.Fatalf("an ambiguous short name stored %v", imgs)
+		}
+		// A fully-qualified name is never ambiguous.
+		mustPull(t, d, "docker.io/crio-test/busybox:latest")
+	})
+	t.Run("disabled tries the search registries in order", func(t *testing.T) {
+		d := twoSearch(t, "disabled")
+		id := mustPull(t, d, "crio-test/busybox")
+		s := imageStatus(t, d, id, false)
+		if !slices.Equal(s.Image.RepoTags, []string{"quay.io/crio-test/busybox:latest"}) {
+			t.Errorf("RepoTags = %v; want the first search registry's quay.io/crio-test/busybox:latest", s.Image.RepoTags)
+		}
+		// Status and removal resolve the short name the same way.
+		if s := imageStatus(t, d, "crio-test/busybox", false); s.Image.GetId() != id {
+			t.Errorf("ImageStatus of the short name = %v; want %s", s.Image, id)
+		}
+	})
+}

@@ -70,8 +70,13 @@ func TestImageVolumeIsMountedReadOnlyWithSubPath(t *testing.T) {
 		t.Errorf("missing image_sub_path: %v, want InvalidArgument naming it", err)
 	}
 	_, err = d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, SandboxConfig: pc,
+		Config: ctrConfig("rwimg", []string{"true"}, withImage(""), func(c *runtimeapi.ContainerConfig) { c.Mounts[0].Readonly = false })})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "readonly") {
+		t.Errorf("writable image volume: %v, want InvalidArgument", err)
+	}
+	_, err = d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, SandboxConfig: pc,
 		Config: ctrConfig("noimg", []string{"true"}, func(c *runtimeapi.ContainerConfig) {
-			c.Mounts = []*runtimeapi.Mount{{ContainerPath: "/mnt/x", Image: &runtimeapi.ImageSpec{Image: "example.com/not/pulled:1"}}}
+			c.Mounts = []*runtimeapi.Mount{{ContainerPath: "/mnt/x", Readonly: true, Image: &runtimeapi.ImageSpec{Image: "example.com/not/pulled:1"}}}
 		})})
 	if status.Code(err) != codes.NotFound {
 		t.Errorf("image volume of an image not pulled: %v, want NotFound", err)

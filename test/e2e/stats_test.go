@@ -67,3 +67,51 @@ func TestContainerStatsShowCPUAndMemory(t *testing.T) {
 		t.Errorf("crictl stats: %v\n%s", err, out)
 	}
 }
+
+func TestPodSandboxStatsShowCgroupNetworkAndContainers(t *testing.T) {
+	d := containerDaemon(t)
+	podID, pc := pod(t, d, "podstats")
+	// Connection attempts to a closed port on lo: a steady trickle of
+	// packets inside the pod's network namespace.
+	talker := run(t, d, podID, pc, ctrConfig("talker", []string{"sh", "-c", "while :; do nc 127.0.0.1 1 </dev/null; sleep 0.1; done"}))
+	ctx := framework.Ctx(t)
+	lo := func() uint64 {
+		t.Helper()
+		resp, err := d.Runtime.PodSandboxStats(ctx, &runtimeapi.PodSandboxStatsRequest{PodSandboxId: podID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := resp.GetStats().GetLinux()
+		if len(l.GetContainers()) != 1 || l.Containers[0].Attributes.Id != talker {
+			t.Fatalf("pod stats containers = %v", l.GetContainers())
+		}
+		if l.GetCpu().GetTimestamp() == 0 || l.GetMemory().GetTimestamp() == 0 {
+			t.Fatalf("pod stats without cpu/memory samples: %v", l)
+		}
+		for _, i := range l.GetNetwork().GetInterfaces() {
+			if i.Name == "lo" {
+				return i.GetRxBytes().GetValue()
+			}
+		}
+		t.Fatalf("no lo in the pod's interfaces: %v", l.GetNetwork())
+		return 0
+	}
+	first := lo()
+	var grown bool
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !grown; time.Sleep(300 * time.Millisecond) {
+		grown = lo() > first
+	}
+	if !grown {
+		t.Errorf("pod lo rx bytes stayed at %d while a container sent packets", first)
+	}
+	list, err := d.Runtime.ListPodSandboxStats(ctx, &runtimeapi.ListPodSandboxStatsRequest{Filter: &runtimeapi.PodSandboxStatsFilter{Id: podID}})
+	if err != nil || len(list.Stats) != 1 || list.Stats[0].Attributes.Id != podID {
+		t.Errorf("ListPodSandboxStats by ID: %v, %v", list, err)
+	}
+	if _, err := d.Runtime.PodSandboxStats(ctx, &runtimeapi.PodSandboxStatsRequest{PodSandboxId: "nonexistent"}); status.Code(err) != codes.NotFound {
+		t.Errorf("stats of an unknown pod: %v, want NotFound", err)
+	}
+	if out, err := d.Crictl("statsp", "--id", podID); err != nil || !strings.Contains(out, "POD") {
+		t.Errorf("crictl statsp: %v\n%s", err, out)
+	}
+}
