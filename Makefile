@@ -15,7 +15,7 @@ DEB_PKGS  += gcc libc6-dev dpkg apt
 
 crio.conf.example: FORCE
 
-.PHONY: all build test unit e2e lint install-deps install run clean help
+.PHONY: all build test critest unit e2e lint install-deps install run clean help
 
 all: build
 
@@ -26,8 +26,12 @@ bin/crio: FORCE
 
 FORCE:
 
-test: lint ## Everything CI runs: lint, unit tests, end-to-end tests against a real daemon.
+test: lint ## Everything CI runs: lint, unit and end-to-end tests against a real daemon, then critest.
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout 30m ./...
+	hack/critest.sh
+
+critest: ## The CRI validation suite (critest) against a fresh daemon; report in _output/critest.
+	hack/critest.sh
 
 unit: ## Unit tests only (no daemon).
 	$(GO) test -tags "$(TAGS)" -count=1 -short ./...
@@ -48,6 +52,8 @@ install: build ## Install the binary, the default config, the systemd unit and t
 	  install -D -m 0644 crio.conf.example $(DESTDIR)/etc/crio/crio.conf; fi
 	install -d -m 0755 $(DESTDIR)/etc/crio/crio.conf.d
 	install -D -m 0644 contrib/systemd/crio.service $(DESTDIR)/lib/systemd/system/crio.service
+	@if [ ! -e $(DESTDIR)/etc/containers/policy.json ]; then \
+	  install -D -m 0644 contrib/containers/policy.json $(DESTDIR)/etc/containers/policy.json; fi
 	@if [ ! -e $(DESTDIR)/etc/cni/net.d/10-crio-bridge.conflist ]; then \
 	  install -D -m 0644 contrib/cni/10-crio-bridge.conflist $(DESTDIR)/etc/cni/net.d/10-crio-bridge.conflist; fi
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
@@ -45,9 +47,6 @@ func (s *Server) getSandbox(id string) (*store.Sandbox, error) {
 	return nil, status.Errorf(codes.Internal, "looking up pod sandbox %s: %v", id, err)
 }
 
-// Sandboxes exposes the sandbox store to the container side of the server.
-func (s *Server) Sandboxes() *store.Sandboxes { return s.sandboxes }
-
 // sandboxError maps an error from setting a sandbox up to a gRPC status.
 func sandboxError(what string, err error) error {
 	if _, ok := status.FromError(err); ok {
@@ -63,4 +62,20 @@ func sandboxError(what string, err error) error {
 		return status.Error(codes.DeadlineExceeded, fmt.Sprintf("%s: %v", what, err))
 	}
 	return status.Error(codes.Internal, fmt.Sprintf("%s: %v", what, err))
+}
+
+// publishSandboxEvent sends a CRI event for a sandbox's lifecycle: the
+// kubelet's evented PLEG takes the sandbox ID in ContainerId, as with
+// containerd and CRI-O. A removed sandbox's event carries its last status.
+func (s *Server) publishSandboxEvent(sb *store.Sandbox, t runtimeapi.ContainerEventType) {
+	if s.events == nil {
+		return
+	}
+	ev := &runtimeapi.ContainerEventResponse{
+		ContainerId:        sb.ID,
+		ContainerEventType: t,
+		CreatedAt:          time.Now().UnixNano(),
+		PodSandboxStatus:   sandboxStatus(sb),
+	}
+	s.events.Publish(ev)
 }

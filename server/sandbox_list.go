@@ -1,8 +1,9 @@
 package server
 
 import (
+	"cmp"
 	"context"
-	"sort"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -43,8 +44,11 @@ func (s *Server) listSandboxes(f *runtimeapi.PodSandboxFilter) []*runtimeapi.Pod
 	} else {
 		all = s.sandboxes.List()
 	}
+	// One backing array for all items: one allocation instead of one per
+	// sandbox.
+	backing := make([]runtimeapi.PodSandbox, len(all))
 	out := make([]*runtimeapi.PodSandbox, 0, len(all))
-	for _, sb := range all {
+	for i, sb := range all {
 		state := sb.State()
 		if f.GetState() != nil && f.GetState().GetState() != state {
 			continue
@@ -52,21 +56,21 @@ func (s *Server) listSandboxes(f *runtimeapi.PodSandboxFilter) []*runtimeapi.Pod
 		if !matchLabels(sb.Config.GetLabels(), f.GetLabelSelector()) {
 			continue
 		}
-		out = append(out, &runtimeapi.PodSandbox{
-			Id:             sb.ID,
-			Metadata:       sb.Metadata(),
-			State:          state,
-			CreatedAt:      sb.CreatedAt.UnixNano(),
-			Labels:         sb.Config.GetLabels(),
-			Annotations:    sb.Config.GetAnnotations(),
-			RuntimeHandler: sb.RuntimeHandler,
-		})
+		p := &backing[i]
+		p.Id = sb.ID
+		p.Metadata = sb.Metadata()
+		p.State = state
+		p.CreatedAt = sb.CreatedAt.UnixNano()
+		p.Labels = sb.Config.GetLabels()
+		p.Annotations = sb.Config.GetAnnotations()
+		p.RuntimeHandler = sb.RuntimeHandler
+		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].CreatedAt != out[j].CreatedAt {
-			return out[i].CreatedAt > out[j].CreatedAt
+	slices.SortFunc(out, func(a, b *runtimeapi.PodSandbox) int {
+		if c := cmp.Compare(b.CreatedAt, a.CreatedAt); c != 0 {
+			return c
 		}
-		return strings.Compare(out[i].Id, out[j].Id) < 0
+		return strings.Compare(a.Id, b.Id)
 	})
 	return out
 }

@@ -61,6 +61,7 @@ func (s *Server) removeSandbox(ctx context.Context, sb *store.Sandbox) error {
 	}
 	s.sandboxes.Delete(sb.ID)
 	s.sandboxes.Names.Release(sb.Name, sb.ID)
+	s.publishSandboxEvent(sb, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT)
 	s.sandboxLog(sb).Info("pod sandbox removed")
 	return nil
 }

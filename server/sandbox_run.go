@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,6 +131,12 @@ func (s *Server) planSandbox(cfg *config.Config, req *runtimeapi.RunPodSandboxRe
 		if pm.GetContainerPort() <= 0 || pm.GetContainerPort() > 65535 || pm.GetHostPort() < 0 || pm.GetHostPort() > 65535 {
 			return nil, status.Errorf(codes.InvalidArgument, "port mapping %d->%d: ports must be 1-65535", pm.GetHostPort(), pm.GetContainerPort())
 		}
+		if ip := pm.GetHostIp(); ip != "" && net.ParseIP(ip) == nil {
+			return nil, status.Errorf(codes.InvalidArgument, "port mapping %d->%d: host IP %q is not an IP address", pm.GetHostPort(), pm.GetContainerPort(), ip)
+		}
+	}
+	if d := c.GetLogDirectory(); d != "" && (!filepath.IsAbs(d) || filepath.Clean(d) != d) {
+		return nil, status.Errorf(codes.InvalidArgument, "log directory %q is not a clean absolute path", d)
 	}
 	return p, nil
 }
@@ -327,6 +334,9 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	if err != nil {
 		return err
 	}
+	if err := sandbox.ApplyDeferredSysctls(pins); err != nil {
+		return err
+	}
 	if att != nil {
 		sb.IPs = att.IPs
 		if err := saveAttachment(filepath.Join(sb.Dir, networkFile), att); err != nil {
@@ -350,12 +360,14 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	}
 	s.sandboxes.Add(p.id, sb)
 	s.sandboxes.Names.Finish(p.name, p.id)
+	s.publishSandboxEvent(sb, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
+	s.publishSandboxEvent(sb, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
 	setStage("done")
 	log.Info("pod sandbox ready", "ips", sb.IPs, "infra_pid", sb.InfraPID, "duration", time.Since(start), "stages", strings.Join(timings, ","))
 	return nil
 }
 
-// logger is s.log with a sandbox's identity.
+// sandboxLog is s.log with a sandbox's identity.
 func (s *Server) sandboxLog(sb *store.Sandbox) *slog.Logger {
 	return s.log.With("sandbox", sb.ID, "pod", sb.Name)
 }

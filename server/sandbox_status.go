@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -16,6 +17,26 @@ func (s *Server) PodSandboxStatus(_ context.Context, req *runtimeapi.PodSandboxS
 	if err != nil {
 		return nil, err
 	}
+	st := sandboxStatus(sb)
+	// Timestamp is for the evented PLEG; the container statuses it
+	// wants with it are the container side's to add.
+	resp := &runtimeapi.PodSandboxStatusResponse{Status: st, Timestamp: time.Now().UnixNano()}
+	if req.GetVerbose() {
+		info := map[string]any{
+			"id": sb.ID, "name": sb.Name, "runtimeHandler": sb.RuntimeHandler,
+			"netns": sb.NetNS, "ipcns": sb.IPCNS, "utsns": sb.UTSNS,
+			"pid": sb.InfraPID, "cgroupParent": sb.CgroupParent, "cgroupPath": sb.CgroupPath,
+			"resolvConf": sb.ResolvConfPath, "hosts": sb.HostsPath, "hostname": sb.Hostname,
+			"shm": sb.ShmPath, "network": sb.NetworkName, "ips": sb.IPs, "dir": sb.Dir,
+		}
+		b, _ := json.Marshal(info)
+		resp.Info = map[string]string{"info": string(b)}
+	}
+	return resp, nil
+}
+
+// sandboxStatus is the CRI status of sb, from memory.
+func sandboxStatus(sb *store.Sandbox) *runtimeapi.PodSandboxStatus {
 	st := &runtimeapi.PodSandboxStatus{
 		Id:             sb.ID,
 		Metadata:       sb.Metadata(),
@@ -37,19 +58,7 @@ func (s *Server) PodSandboxStatus(_ context.Context, req *runtimeapi.PodSandboxS
 			st.Network.AdditionalIps = append(st.Network.AdditionalIps, &runtimeapi.PodIP{Ip: ip})
 		}
 	}
-	resp := &runtimeapi.PodSandboxStatusResponse{Status: st}
-	if req.GetVerbose() {
-		info := map[string]any{
-			"id": sb.ID, "name": sb.Name, "runtimeHandler": sb.RuntimeHandler,
-			"netns": sb.NetNS, "ipcns": sb.IPCNS, "utsns": sb.UTSNS,
-			"pid": sb.InfraPID, "cgroupParent": sb.CgroupParent, "cgroupPath": sb.CgroupPath,
-			"resolvConf": sb.ResolvConfPath, "hosts": sb.HostsPath, "hostname": sb.Hostname,
-			"shm": sb.ShmPath, "network": sb.NetworkName, "ips": sb.IPs, "dir": sb.Dir,
-		}
-		b, _ := json.Marshal(info)
-		resp.Info = map[string]string{"info": string(b)}
-	}
-	return resp, nil
+	return st
 }
 
 // namespaceOptions are the pod's namespace options as the kubelet sent

@@ -63,6 +63,7 @@ func (s *Server) stopSandbox(ctx context.Context, sb *store.Sandbox) error {
 		if err := sb.Save(); err != nil {
 			return err
 		}
+		s.publishSandboxEvent(sb, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
 		log.Info("pod sandbox stopped")
 	}
 	return nil

@@ -39,6 +39,8 @@ type Server struct {
 
 	// events fans lifecycle events out to GetContainerEvents clients.
 	events *events.Broadcaster
+	// cpu holds the previous CPU sample per container for usage rates.
+	cpu cpuSamples
 
 	// containers runs the container RPCs; nil when built without a
 	// storage store (they answer Unimplemented then).

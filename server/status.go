@@ -43,18 +43,25 @@ func (s *Server) Status(_ context.Context, req *runtimeapi.StatusRequest) (*runt
 	if s.containers != nil {
 		features = s.containers.Runtime().HandlerFeatures()
 	}
-	for _, name := range cfg.HandlerNames() {
-		resp.RuntimeHandlers = append(resp.RuntimeHandlers, &runtimeapi.RuntimeHandler{
+	handler := func(name, runtime string) *runtimeapi.RuntimeHandler {
+		return &runtimeapi.RuntimeHandler{
 			Name: name,
 			Features: &runtimeapi.RuntimeHandlerFeatures{
-				RecursiveReadOnlyMounts: features[name].RecursiveReadOnly,
-				// The runtime may support user namespaces, but pods with
-				// one are not implemented here: never advertise them.
+				RecursiveReadOnlyMounts: features[runtime].RecursiveReadOnly,
+				// The runtime may support user namespaces, but containers
+				// in them are not implemented here: never advertise them.
 				UserNamespaces: false,
 			},
-		})
+		}
 	}
-	resp.Features = &runtimeapi.RuntimeFeatures{}
+	// The proto names the default handler "": the kubelet and critest look
+	// its features up under that name.
+	resp.RuntimeHandlers = append(resp.RuntimeHandlers, handler("", cfg.Runtime.DefaultRuntime))
+	for _, name := range cfg.HandlerNames() {
+		resp.RuntimeHandlers = append(resp.RuntimeHandlers, handler(name, name))
+	}
+	// internal/spec applies SupplementalGroupsPolicy Merge and Strict.
+	resp.Features = &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true}
 	if req.GetVerbose() {
 		v, commit := version.Get()
 		info := map[string]any{"version": v, "commit": commit, "defaultRuntime": cfg.Runtime.DefaultRuntime}

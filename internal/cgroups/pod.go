@@ -162,12 +162,29 @@ func Create(rel string) (created []string, err error) {
 				return created, fmt.Errorf("creating cgroup %s: %w", cur, err)
 			}
 			created = append(created, cur)
-			if err := inheritCpuset(parent, cur); err != nil {
+			if h == Root && IsV2() {
+				enableControllers(parent)
+			} else if err := inheritCpuset(parent, cur); err != nil {
 				return created, err
 			}
 		}
 	}
 	return created, nil
+}
+
+// enableControllers turns on, for the children of a v2 cgroup, every
+// controller it has, so that a pod cgroup below it can be limited. A
+// controller the parent cannot delegate (a process in it, a threaded
+// subtree) is skipped: the pod then runs without that limit rather than
+// not at all.
+func enableControllers(parent string) {
+	avail, err := os.ReadFile(filepath.Join(parent, "cgroup.controllers"))
+	if err != nil {
+		return
+	}
+	for _, c := range strings.Fields(string(avail)) {
+		_ = os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+"+c), 0o644)
+	}
 }
 
 // inheritCpuset copies cpuset.cpus and cpuset.mems into a new v1 cpuset

@@ -250,8 +250,13 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			targetPID = tc.Runtime.PID
 		}
 	}
+	specCfg, imageVolumes, unmountImages, err := m.mountImageVolumes(cfg)
+	if err != nil {
+		return "", err
+	}
+	undo = append(undo, unmountImages)
 	res, err := spec.Build(spec.Input{
-		ID: id, Config: cfg, Image: imgCfg, RootFS: rootfs, TargetPID: targetPID,
+		ID: id, Config: specCfg, Image: imgCfg, RootFS: rootfs, TargetPID: targetPID,
 		Sandbox: spec.Sandbox{
 			ID: sb.ID, Hostname: sb.Hostname, CgroupParent: sb.CgroupPath,
 			NetNS: sb.NetNS, IPCNS: sb.IPCNS, UTSNS: sb.UTSNS, InfraPID: sb.InfraPID,
@@ -270,6 +275,11 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	})
 	if err != nil {
 		return "", err
+	}
+	for _, am := range res.Mounts {
+		if src, ok := imageVolumes[am.HostPath]; ok {
+			am.Image = src
+		}
 	}
 	if err := checkCommand(rootfs, res.Spec.Process.Args[0], res.Spec.Process.Env); err != nil {
 		return "", err
@@ -306,7 +316,8 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		Runtime: oci.Container{
 			ID: id, Name: name, Handler: h.Name, Bundle: bundle, LogPath: logPath,
 			Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, Terminal: cfg.Tty,
-			CgroupPath: res.Spec.Linux.CgroupsPath,
+			CgroupPath:    res.Spec.Linux.CgroupsPath,
+			MonitorCgroup: sb.CgroupPath,
 		},
 	}
 	for _, g := range res.User.SupplementalGroups {
@@ -470,6 +481,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	if err := m.rt.Delete(context.WithoutCancel(ctx), &c.Runtime); err != nil {
 		return fmt.Errorf("removing container %s from the runtime: %w", c.ID, err)
 	}
+	m.unmountImageVolumes(c.Mounts)
 	m.deleteStorage(c.ID)
 	os.RemoveAll(c.Dir)
 	os.RemoveAll(c.Runtime.Bundle)

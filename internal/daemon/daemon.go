@@ -86,6 +86,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	live := config.NewLive(cfg)
+	// The libraries' debug output (every registry request) only at "trace".
+	storage.RouteLibraryLogs(log, strings.EqualFold(cfg.Runtime.LogLevel, "trace"))
 	store, err := storage.New(cfg)
 	if err != nil {
 		return err
@@ -96,7 +98,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 	images := image.New(store.Store, live, log)
-	cniWatcher, err := network.NewWatcher(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork, log)
+	cniWatcher, err := network.NewWatcher(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork, cfg.Network.PluginDirs, log)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -143,7 +144,7 @@ func TestIsInsecure(t *testing.T) {
 }
 
 // newTestService opens a real overlay store in a temp dir.
-func newTestService(t *testing.T, mutate func(*config.Config)) (*Service, cstorage.Store) {
+func newTestService(t testing.TB, mutate func(*config.Config)) (*Service, cstorage.Store) {
 	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("overlay storage needs root")
@@ -254,7 +255,55 @@ func TestLookup(t *testing.T) {
 			t.Errorf("Lookup(%q) = %v; want ErrNotFound", ref, err)
 		}
 	}
+	// No config stored for this image: Resolve says so instead of
+	// handing back an empty config.
+	if _, _, err := svc.Resolve(id); !errors.Is(err, ErrBadImage) {
+		t.Errorf("Resolve of an image without a config = %v; want ErrBadImage", err)
+	}
 	if _, err := svc.Lookup(""); !errors.Is(err, ErrInvalidName) {
 		t.Errorf("Lookup(\"\") = %v; want ErrInvalidName", err)
+	}
+}
+
+func TestStoredConfigIsCappedAndValidated(t *testing.T) {
+	svc, st := newTestService(t, nil)
+	for i, tc := range []struct {
+		cfg  []byte
+		want string
+	}{
+		{[]byte(`{"config":{"User":"www-data:33","Env":["A=1"]}}`), ""},
+		{[]byte(`{"config":{"Env":["A=` + strings.Repeat("x", maxConfigSize) + `"]}}`), "more than the"},
+		{[]byte(`{"config":{"User":"-1"}}`), "User"},
+	} {
+		id := strings.Repeat(string(rune('a'+i)), 64)
+		if _, err := st.CreateImage(id, []string{"example.com/cfg:" + itoa(i)}, "", "", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetImageBigData(id, "sha256:"+id, tc.cfg, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, cfg, err := svc.Resolve(id)
+		if tc.want == "" {
+			if err != nil || cfg.Config.User != "www-data:33" {
+				t.Errorf("config %d: %v, %v; want it read", i, cfg, err)
+			}
+			im, err := svc.Status(id, false)
+			if err != nil || im.Username != "www-data" || im.UID != nil {
+				t.Errorf("Status of config %d = %+v, %v; want username www-data", i, im, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("config %d: %v; want ErrBadImage containing %q", i, err, tc.want)
+		}
+	}
+}
+
+func TestPullRefusesBadNamesWithoutNetwork(t *testing.T) {
+	svc, _ := newTestService(t, nil)
+	for _, name := range []string{"", strings.Repeat("a", 64), "sha256:" + strings.Repeat("b", 64), "UPPER/case:1", "a b"} {
+		if _, err := svc.Pull(context.Background(), name, PullOptions{}); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("Pull(%q) = %v; want ErrInvalidName", name, err)
+		}
 	}
 }

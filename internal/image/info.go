@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/shortnames"
@@ -74,7 +75,7 @@ func (s *Service) Status(name string, verbose bool) (Image, error) {
 }
 
 func (s *Service) pins() *pinMatcher {
-	c := s.cfg.Get()
+	c := s.config()
 	return newPinMatcher(c.Image.PauseImage, c.Image.PinnedImages)
 }
 
@@ -162,9 +163,15 @@ func repoNames(img *cstorage.Image) (tags, digests []string) {
 		}
 		repos = append(repos, reference.TrimNamed(ref))
 	}
-	if img.Digest != "" {
+	// img.Digest first: the manifest the image was pulled with; then the
+	// others it is known by (a manifest list it was picked from).
+	all := append([]digest.Digest{img.Digest}, img.Digests...)
+	for _, dg := range all {
+		if dg == "" {
+			continue
+		}
 		for _, r := range repos {
-			if d, err := reference.WithDigest(r, img.Digest); err == nil {
+			if d, err := reference.WithDigest(r, dg); err == nil {
 				addDigest(d.String())
 			}
 		}
@@ -193,7 +200,7 @@ func (s *Service) Lookup(name string) (*cstorage.Image, error) {
 			return nil, fmt.Errorf("%w: no image with ID %s", ErrNotFound, name)
 		}
 	}
-	sys := s.systemContext(s.cfg.Get())
+	sys := s.systemContext(s.config())
 	candidates, err := shortnames.ResolveLocally(sys, name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %q: %v", ErrInvalidName, name, err)
@@ -224,4 +231,19 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// Resolve finds the image name refers to (as Lookup does) and returns it
+// with its config, read with the size caps and checked by ValidateConfig:
+// what the container side builds a container from.
+func (s *Service) Resolve(name string) (*cstorage.Image, *v1.Image, error) {
+	img, err := s.Lookup(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := s.readConfig(img)
+	if err != nil {
+		return nil, nil, err
+	}
+	return img, cfg, nil
 }

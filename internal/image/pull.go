@@ -23,6 +23,7 @@ import (
 	iimage "go.podman.io/image/v5/image"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/shortnames"
+	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/signature"
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
@@ -58,7 +59,12 @@ func (s *Service) Pull(ctx context.Context, name string, o PullOptions) (string,
 	if name == "" {
 		return "", fmt.Errorf("%w: empty image name", ErrInvalidName)
 	}
-	cfg := s.cfg.Get()
+	if id := strings.TrimPrefix(name, "sha256:"); len(id) == 64 && isHex(id) {
+		// A registry serves names, not local IDs; without this the ID
+		// would be taken for docker.io/library/<id>.
+		return "", fmt.Errorf("%w: %q is an image ID; pull by name (repo:tag or repo@digest)", ErrInvalidName, name)
+	}
+	cfg := s.config()
 	sys, err := s.pullSystemContext(cfg, name, o)
 	if err != nil {
 		return "", err
@@ -130,6 +136,14 @@ func (s *Service) pullOne(ctx context.Context, named reference.Named, cfg *confi
 	}
 	defer pc.Destroy()
 
+	// registries.conf says a blocked registry's images may not be pulled;
+	// go.podman.io/image only refuses to contact its location, which a
+	// mirror bypasses. Refuse by name, before any traffic.
+	if reg, err := sysregistriesv2.FindRegistry(sys, named.Name()); err != nil {
+		return "", fmt.Errorf("reading registries.conf: %w", err)
+	} else if reg != nil && reg.Blocked {
+		return "", fmt.Errorf("%w: pulling %s: registry %s is blocked in %s", ErrBlocked, named, reg.Prefix, sysregistriesv2.ConfigurationSourceDescription(sys))
+	}
 	srcRef, err := docker.NewReference(named)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %v", ErrInvalidName, named, err)

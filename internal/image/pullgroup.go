@@ -40,7 +40,9 @@ func (g *pullGroup) do(ctx context.Context, key string, fn func(context.Context)
 		go func() {
 			f.id, f.err = fn(pctx)
 			g.mu.Lock()
-			delete(g.m, key)
+			if g.m[key] == f { // an abandoned flight may have been replaced
+				delete(g.m, key)
+			}
 			g.mu.Unlock()
 			cancel()
 			close(f.done)

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
+	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	cstorage "go.podman.io/storage"
 
 	"github.com/crio/crio/internal/config"
@@ -38,6 +40,7 @@ type Service struct {
 	log   *slog.Logger
 
 	pulls pullGroup
+	seen  atomic.Pointer[config.Config] // the config the registries cache was read under
 
 	mu    sync.Mutex
 	cache map[string]*cachedInfo // image ID -> facts that never change for an ID
@@ -57,6 +60,18 @@ func New(store cstorage.Store, cfg *config.Live, log *slog.Logger) *Service {
 		cache: map[string]*cachedInfo{},
 		Usage: map[string]Usage{},
 	}
+}
+
+// config returns the config in force. After a reload (the daemon swaps
+// in a new *Config on SIGHUP) it drops go.podman.io/image's cache of
+// registries.conf, so edits to those files apply from the next call.
+func (s *Service) config() *config.Config {
+	c := s.cfg.Get()
+	if old := s.seen.Swap(c); old != nil && old != c {
+		sysregistriesv2.InvalidateCache()
+		s.log.Info("registries configuration will be re-read after a reload")
+	}
+	return c
 }
 
 // Store returns the storage store the service works on.

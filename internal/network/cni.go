@@ -14,6 +14,7 @@ import (
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/cni/pkg/version"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -35,7 +36,10 @@ type Manager struct {
 // NewManager runs plugins from pluginDirs, keeps libcni's cache in
 // cacheDir, and takes the network to use from w.
 func NewManager(pluginDirs []string, cacheDir string, w *Watcher) *Manager {
-	return &Manager{cni: libcni.NewCNIConfigWithCacheDir(pluginDirs, cacheDir, nil), watcher: w}
+	// An explicit exec: libcni sets its default lazily, unsynchronized,
+	// which races when pods are set up concurrently.
+	exec := &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: os.Stderr}, PluginDecoder: version.PluginDecoder{}}
+	return &Manager{cni: libcni.NewCNIConfigWithCacheDir(pluginDirs, cacheDir, exec), watcher: w}
 }
 
 // Watcher is the conf-dir watcher the manager reads its network from.

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ func TestParseQuantity(t *testing.T) {
 func TestPrepareArgsPortsAndBandwidth(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "10-a.conflist"), []byte(`{"cniVersion":"1.0.0","name":"a","plugins":[{"type":"bridge"},{"type":"portmap","capabilities":{"portMappings":true}},{"type":"bandwidth","capabilities":{"bandwidth":true}}]}`), 0o644)
-	w, err := NewWatcher(dir, "", slog.Default())
+	w, err := NewWatcher(dir, "", nil, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestPrepareArgsPortsAndBandwidth(t *testing.T) {
 
 func TestWatcherFollowsConfDir(t *testing.T) {
 	dir := t.TempDir()
-	w, err := NewWatcher(dir, "", slog.Default())
+	w, err := NewWatcher(dir, "", nil, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,5 +105,30 @@ func TestSplitIPsPrefersIPv4(t *testing.T) {
 	p, rest := SplitIPs([]string{"fd00::2", "10.0.0.2"})
 	if p != "10.0.0.2" || len(rest) != 1 || rest[0] != "fd00::2" {
 		t.Errorf("SplitIPs = %q %v", p, rest)
+	}
+}
+
+func TestWatcherSkipsNetworkWithMissingPlugin(t *testing.T) {
+	dir, plugins := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(plugins, "present"), []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "10-a.conflist"), []byte(`{"cniVersion":"1.0.0","name":"a","plugins":[{"type":"present"},{"type":"absent"}]}`), 0o644)
+	w, err := NewWatcher(dir, "", []string{plugins}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Network(); err == nil || !strings.Contains(err.Error(), `"absent"`) {
+		t.Fatalf("network with a missing plugin: %v; want not ready naming the plugin", err)
+	}
+	os.WriteFile(filepath.Join(dir, "20-b.conflist"), []byte(`{"cniVersion":"1.0.0","name":"b","plugins":[{"type":"present"}]}`), 0o644)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if l, err := w.Network(); err == nil && l.Name == "b" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the next network by name, whose plugins exist, was not picked")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

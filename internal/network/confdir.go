@@ -17,6 +17,12 @@ import (
 // defaultName, or else the first valid file in dir by name. It returns an
 // error saying why none is usable.
 func FindNetwork(dir, defaultName string) (*libcni.NetworkConfigList, error) {
+	return FindNetworkWith(dir, defaultName, nil)
+}
+
+// FindNetworkWith is FindNetwork with an extra check of each candidate
+// (valid may be nil); a list it refuses is skipped like a malformed one.
+func FindNetworkWith(dir, defaultName string, valid func(*libcni.NetworkConfigList) error) (*libcni.NetworkConfigList, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("CNI config dir %s does not exist", dir)
@@ -57,11 +63,20 @@ func FindNetwork(dir, defaultName string) (*libcni.NetworkConfigList, error) {
 			problems = append(problems, fmt.Sprintf("%s: no plugins", n))
 			continue
 		}
+		if valid != nil && (defaultName == "" || list.Name == defaultName) {
+			if err := valid(list); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", n, err))
+				continue
+			}
+		}
 		if defaultName == "" || list.Name == defaultName {
 			return list, nil
 		}
 	}
 	if defaultName != "" {
+		if len(problems) > 0 {
+			return nil, fmt.Errorf("no usable CNI network named %q in %s: %s", defaultName, dir, strings.Join(problems, "; "))
+		}
 		return nil, fmt.Errorf("no CNI network named %q in %s", defaultName, dir)
 	}
 	if len(problems) > 0 {

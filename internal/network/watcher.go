@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -25,6 +26,7 @@ const resyncInterval = 30 * time.Second
 // readiness without a restart.
 type Watcher struct {
 	dir, defaultName string
+	pluginDirs       []string
 	log              *slog.Logger
 	cur              atomic.Pointer[netState]
 	fs               *fsnotify.Watcher
@@ -37,9 +39,11 @@ type netState struct {
 	err  error
 }
 
-// NewWatcher reads dir once and starts following it.
-func NewWatcher(dir, defaultName string, log *slog.Logger) (*Watcher, error) {
-	w := &Watcher{dir: dir, defaultName: defaultName, log: log, done: make(chan struct{})}
+// NewWatcher reads dir once and starts following it. A network whose
+// plugins are not all found in pluginDirs is not usable (as in CRI-O); nil
+// pluginDirs skips that check.
+func NewWatcher(dir, defaultName string, pluginDirs []string, log *slog.Logger) (*Watcher, error) {
+	w := &Watcher{dir: dir, defaultName: defaultName, pluginDirs: pluginDirs, log: log, done: make(chan struct{})}
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, fmt.Errorf("watching CNI config dir: %w", err)
@@ -72,7 +76,11 @@ func (w *Watcher) Close() {
 }
 
 func (w *Watcher) reload() {
-	list, err := FindNetwork(w.dir, w.defaultName)
+	var valid func(*libcni.NetworkConfigList) error
+	if w.pluginDirs != nil {
+		valid = w.pluginsInstalled
+	}
+	list, err := FindNetworkWith(w.dir, w.defaultName, valid)
 	prev := w.cur.Swap(&netState{list, err})
 	switch {
 	case prev == nil:
@@ -105,4 +113,14 @@ func (w *Watcher) run() {
 			w.reload()
 		}
 	}
+}
+
+// pluginsInstalled checks that every plugin of list is in the plugin dirs.
+func (w *Watcher) pluginsInstalled(list *libcni.NetworkConfigList) error {
+	for _, p := range list.Plugins {
+		if _, err := invoke.FindInPath(p.Network.Type, w.pluginDirs); err != nil {
+			return fmt.Errorf("plugin %q not found in %v", p.Network.Type, w.pluginDirs)
+		}
+	}
+	return nil
 }

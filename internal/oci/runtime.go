@@ -21,6 +21,7 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
 )
 
@@ -146,6 +147,11 @@ type Container struct {
 	// CgroupPath is the container's cgroup (cgroupfs form), for OOM
 	// detection.
 	CgroupPath string
+	// MonitorCgroup is the cgroup (relative, cgroupfs form) conmon is
+	// moved into before it starts the runtime, when the handler's
+	// monitor_cgroup is "pod": the pod's cgroup. Empty leaves conmon in
+	// the daemon's cgroup.
+	MonitorCgroup string
 	// PID and PIDStartTime identify the container's init process; the
 	// start time guards against a recycled pid.
 	PID          int
@@ -215,6 +221,21 @@ func (r *Runtime) Create(ctx context.Context, c *Container) error {
 	cmd.ExtraFiles = []*os.File{syncW}
 	cmd.Env = append(append([]string{}, r.opts.ConmonEnv...), h.Config.MonitorEnv...)
 	cmd.Env = append(cmd.Env, "_OCI_SYNCPIPE=3")
+	// With a start pipe conmon waits for a write before it forks or runs
+	// anything, so that it (and what it forks) starts in its cgroup.
+	var startW *os.File
+	if c.MonitorCgroup != "" && h.Config.MonitorCgroup == "pod" {
+		startR, w, err := os.Pipe()
+		if err != nil {
+			syncW.Close()
+			return err
+		}
+		defer startR.Close()
+		startW = w
+		defer startW.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, startR)
+		cmd.Env = append(cmd.Env, "_OCI_STARTPIPE=4")
+	}
 	// Its own session: signals to the daemon's group must not reach it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	r.spawned.Add(2) // conmon and `runtime create`
@@ -223,6 +244,15 @@ func (r *Runtime) Create(ctx context.Context, c *Container) error {
 		return fmt.Errorf("starting conmon: %w", err)
 	}
 	syncW.Close()
+	if startW != nil {
+		if err := cgroups.AddProcess(c.MonitorCgroup, cmd.Process.Pid); err != nil {
+			r.log.Warn("conmon stays in the daemon's cgroup", "id", c.ID, "error", err)
+		}
+		if _, err := startW.Write([]byte{0}); err != nil {
+			r.log.Warn("writing conmon's start pipe", "id", c.ID, "error", err)
+		}
+		startW.Close()
+	}
 	// conmon forks and its parent exits at once; the child stays.
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("conmon: %w", err)

@@ -18,6 +18,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/spec"
 )
@@ -25,15 +26,17 @@ import (
 // env is one test's runtime: its own runtime root, exits dir and cgroup
 // parent, so that tests of other helpers on the host are untouched.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	rt     *Runtime
 	dir    string
 	cgroup string
 	mu     sync.Mutex
 	exits  map[string]chan struct{}
+	// root, when set, is a rootfs shared by every container (benchmarks).
+	root string
 }
 
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run containers")
@@ -45,7 +48,7 @@ func needRoot(t *testing.T) {
 	}
 }
 
-func newEnv(t *testing.T, handler string) *env {
+func newEnv(t testing.TB, handler string) *env {
 	needRoot(t)
 	// Short: conmon's attach socket path must fit in 108 bytes.
 	dir, err := os.MkdirTemp("/tmp", "ocit")
@@ -118,7 +121,7 @@ func (e *env) waitExit(c *Container, d time.Duration) ExitStatus {
 
 // rootfs makes a busybox root filesystem: the static binary and a symlink
 // per applet.
-func rootfs(t *testing.T, dir string) string {
+func rootfs(t testing.TB, dir string) string {
 	t.Helper()
 	root := filepath.Join(dir, "rootfs")
 	for _, d := range []string{"bin", "etc", "proc", "sys", "dev", "tmp"} {
@@ -148,9 +151,8 @@ func rootfs(t *testing.T, dir string) string {
 
 var seq int
 
-// create builds a container running cmd with res, creates it and
-// registers its cleanup.
-func (e *env) create(cmd []string, res *runtimeapi.LinuxContainerResources) *Container {
+// bundle writes the OCI bundle of a container running cmd with res.
+func (e *env) bundle(cmd []string, res *runtimeapi.LinuxContainerResources) *Container {
 	t := e.t
 	t.Helper()
 	seq++
@@ -159,7 +161,10 @@ func (e *env) create(cmd []string, res *runtimeapi.LinuxContainerResources) *Con
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	root := rootfs(t, bundle)
+	root := e.root
+	if root == "" {
+		root = rootfs(t, bundle)
+	}
 	_, feat, _ := e.rt.Handler("")
 	r, err := spec.Build(spec.Input{
 		ID: id, RootFS: root,
@@ -179,7 +184,15 @@ func (e *env) create(cmd []string, res *runtimeapi.LinuxContainerResources) *Con
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := &Container{ID: id, Name: id, Bundle: bundle, LogPath: filepath.Join(bundle, "ctr.log"), CgroupPath: r.Spec.Linux.CgroupsPath}
+	return &Container{ID: id, Name: id, Bundle: bundle, LogPath: filepath.Join(bundle, "ctr.log"), CgroupPath: r.Spec.Linux.CgroupsPath}
+}
+
+// create makes a bundle running cmd with res, creates the container and
+// registers its cleanup.
+func (e *env) create(cmd []string, res *runtimeapi.LinuxContainerResources) *Container {
+	t := e.t
+	t.Helper()
+	c := e.bundle(cmd, res)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := e.rt.Create(ctx, c); err != nil {
@@ -258,9 +271,25 @@ func TestRunWritesCRILogAndExitCode(t *testing.T) {
 	})
 }
 
-func TestCompletedReason(t *testing.T) {
+func TestCompletedReasonAndConmonInPodCgroup(t *testing.T) {
 	e := newEnv(t, "runc")
-	c := e.create([]string{"true"}, nil)
+	if _, err := cgroups.Create(e.cgroup); err != nil {
+		t.Fatal(err)
+	}
+	c := e.bundle([]string{"sh", "-c", "echo ready; sleep 0.5"}, nil)
+	c.MonitorCgroup = e.cgroup
+	if err := e.rt.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.rt.Delete(context.Background(), c) })
+	pid, err := e.rt.ConmonPID(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if !strings.Contains(string(b), ":memory:"+e.cgroup+"\n") {
+		t.Errorf("conmon's cgroups %q; want the pod's %s", b, e.cgroup)
+	}
 	e.start(c)
 	if st := e.waitExit(c, 20*time.Second); st.Code != 0 || st.Reason != ReasonCompleted {
 		t.Errorf("exit = %+v, want 0 Completed", st)
@@ -301,6 +330,10 @@ func TestStopTerminates(t *testing.T) {
 	}
 	if st, _, _ := e.rt.ExitStatus(c); st.Code != 7 {
 		t.Errorf("exit code %d, want 7 from the TERM trap", st.Code)
+	}
+	// conmon + create, start, kill: nothing else (no `runc state`).
+	if n := e.rt.Spawned(); n != 4 {
+		t.Errorf("spawned %d processes for create, start and a graceful stop; want 4", n)
 	}
 	// Stop again is a no-op.
 	n := e.rt.Spawned()
@@ -442,4 +475,71 @@ func waitLog(t *testing.T, c *Container, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("log %s never showed %q", c.LogPath, want)
+}
+
+// BenchmarkLifecycle measures create+start+stop+delete of a container
+// that exits on SIGTERM: through conmon (this package), and with runc
+// alone (`runc run -d`, `runc kill`, `runc delete`: no monitor, no log, no
+// exit file) as the peer, in the same run.
+func BenchmarkLifecycle(b *testing.B) {
+	// PID 1 ignores a TERM that comes before its trap is set: wait for
+	// the marker the trap's shell writes into the shared rootfs.
+	cmd := []string{"sh", "-c", "trap 'exit 0' TERM; touch /tmp/ready; while true; do sleep 0.05; done"}
+	waitReady := func(b *testing.B, root string) {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+			if _, err := os.Stat(filepath.Join(root, "tmp/ready")); err == nil {
+				os.Remove(filepath.Join(root, "tmp/ready"))
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		b.Fatal("the container never became ready")
+	}
+	b.Run("conmon", func(b *testing.B) {
+		e := newEnv(b, "runc")
+		e.root = rootfs(b, e.dir)
+		start := e.rt.Spawned()
+		for i := 0; i < b.N; i++ {
+			c := e.create(cmd, nil)
+			e.start(c)
+			waitReady(b, e.root)
+			if err := e.rt.Stop(context.Background(), c, 10*time.Second, syscall.SIGTERM); err != nil {
+				b.Fatal(err)
+			}
+			if err := e.rt.Delete(context.Background(), c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(e.rt.Spawned()-start)/float64(b.N), "procs/op")
+	})
+	b.Run("runc-alone", func(b *testing.B) {
+		e := newEnv(b, "runc")
+		e.root = rootfs(b, e.dir)
+		h, _, _ := e.rt.Handler("runc")
+		// No pipes: the detached container would hold them open.
+		runc := func(args ...string) {
+			if err := exec.Command(h.RuntimePath, append([]string{"--root=" + h.RuntimeRoot}, args...)...).Run(); err != nil {
+				b.Fatalf("runc %v: %v", args, err)
+			}
+		}
+		for i := 0; i < b.N; i++ {
+			id := fmt.Sprintf("%s-r%d", filepath.Base(e.dir), i)
+			c := e.bundle(cmd, nil)
+			pidFile := filepath.Join(c.Bundle, "runc.pid")
+			runc("run", "-d", "--pid-file", pidFile, "-b", c.Bundle, id)
+			raw, _ := os.ReadFile(pidFile)
+			var pid int
+			fmt.Sscan(string(raw), &pid)
+			waitReady(b, e.root)
+			runc("kill", id, "TERM")
+			// Gone or a zombie (nobody here reaps runc's detached child).
+			for {
+				if _, err := processStartTime(pid); err != nil {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			runc("delete", "--force", id)
+		}
+	})
 }

@@ -44,6 +44,9 @@ type Pinned struct {
 	User           string // user namespace pin; "" for none
 	InfraPID       int
 	InfraStartTime uint64
+	// DeferredSysctls wait for the pod's interfaces; see
+	// ApplyDeferredSysctls.
+	DeferredSysctls []Sysctl `json:"-"`
 }
 
 // Pin creates the pod's namespaces and pins them by bind-mounting their
@@ -56,6 +59,9 @@ type Pinned struct {
 func Pin(o PinOptions) (*Pinned, error) {
 	if len(o.UIDMappings) > 0 {
 		return pinWithUserNS(o)
+	}
+	if !o.Net && !o.IPC && !o.UTS && !o.Infra && len(o.Sysctls) == 0 {
+		return &Pinned{}, nil // all host namespaces: no thread to spend
 	}
 	type result struct {
 		p   *Pinned
@@ -146,7 +152,7 @@ func pinOnThread(o PinOptions) (p *Pinned, err error) {
 			return p, err
 		}
 	}
-	if err := applySysctls(o.Sysctls); err != nil {
+	if p.DeferredSysctls, err = applySysctls(o.Sysctls); err != nil {
 		return p, err
 	}
 	if o.Infra {
@@ -190,6 +196,7 @@ func startInfra(binary string) (int, error) {
 	}
 	cmd := exec.Command(binary, "pause")
 	cmd.Dir = "/"
+	cmd.Env = pauseEnv
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID, Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("starting infra process: %w", err)

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -65,13 +66,32 @@ func TestPinFailureLeavesNothing(t *testing.T) {
 	}
 	dir := t.TempDir()
 	_, err := Pin(PinOptions{Dir: dir, ID: "pod2", Net: true, IPC: true, UTS: true,
-		Sysctls: []Sysctl{{Key: "net.nonexistent.knob", Value: "1", Path: "net/nonexistent/knob"}}})
+		Sysctls: []Sysctl{{Key: "kernel.msgmax", Value: "not-a-number", Path: "kernel/msgmax"}}})
 	if err == nil {
-		t.Fatal("Pin with a sysctl the kernel lacks succeeded")
+		t.Fatal("Pin with a sysctl value the kernel refuses succeeded")
 	}
 	for _, d := range []string{"netns", "ipcns", "utsns"} {
 		if _, err := os.Stat(filepath.Join(dir, d, "pod2")); !os.IsNotExist(err) {
 			t.Errorf("%s pin left behind after a failed Pin", d)
 		}
+	}
+}
+
+func TestMissingNetSysctlIsDeferredThenRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("pinning namespaces needs root")
+	}
+	p, err := Pin(PinOptions{Dir: t.TempDir(), ID: "pod3", Net: true,
+		Sysctls: []Sysctl{{Key: "net.ipv4.conf.eth0.forwarding", Value: "1", Path: "net/ipv4/conf/eth0/forwarding"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Release()
+	if len(p.DeferredSysctls) != 1 {
+		t.Fatalf("deferred %v; want the eth0 sysctl", p.DeferredSysctls)
+	}
+	var se *SysctlError
+	if err := ApplyDeferredSysctls(p); !errors.As(err, &se) {
+		t.Fatalf("applying a sysctl for an interface that never came: %v; want a SysctlError", err)
 	}
 }

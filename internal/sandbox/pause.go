@@ -11,6 +11,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// pauseEnv is the infra process's whole environment: none of the
+// daemon's, and one OS thread for Go code, which keeps its memory small
+// (most of its resident size is the binary's pages, shared with the
+// daemon and every other infra process).
+var pauseEnv = []string{"GOMAXPROCS=1"}
+
 // RunPause is the infra process ("crio pause"): PID 1 of the pod's PID
 // namespace. It reaps orphans and exits on SIGTERM or SIGINT.
 func RunPause() {

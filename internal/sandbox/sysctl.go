@@ -90,22 +90,47 @@ func ParseDefaultSysctls(defaults []string, pod map[string]string) map[string]st
 
 // applySysctls writes the settings through /proc/sys. It must run on the
 // thread that is in the pod's namespaces: /proc/sys/net and the IPC files
-// act on the writer's namespaces.
-func applySysctls(ss []Sysctl) error {
+// act on the writer's namespaces. A net sysctl whose file does not exist
+// yet (one for eth0, which CNI has not made) is returned in deferred, to
+// be applied with ApplyDeferredSysctls after the network is up.
+func applySysctls(ss []Sysctl) (deferred []Sysctl, err error) {
 	for _, s := range ss {
 		p := filepath.Join("/proc/sys", s.Path)
 		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if os.IsNotExist(err) && strings.HasPrefix(s.Path, "net/") {
+			deferred = append(deferred, s)
+			continue
+		}
 		if os.IsNotExist(err) {
-			return &SysctlError{s.Key, "the kernel has no such sysctl"}
+			return nil, &SysctlError{s.Key, "the kernel has no such sysctl"}
 		}
 		if err != nil {
-			return fmt.Errorf("setting sysctl %s: %w", s.Key, err)
+			return nil, fmt.Errorf("setting sysctl %s: %w", s.Key, err)
 		}
 		_, err = f.WriteString(s.Value)
 		f.Close()
 		if err != nil {
-			return &SysctlError{s.Key, fmt.Sprintf("the kernel refused value %q: %v", s.Value, err)}
+			return nil, &SysctlError{s.Key, fmt.Sprintf("the kernel refused value %q: %v", s.Value, err)}
 		}
 	}
-	return nil
+	return deferred, nil
+}
+
+// ApplyDeferredSysctls applies the sysctls Pin could not (their files
+// appear with the pod's interfaces) in the pod's network namespace; any
+// still missing is an error.
+func ApplyDeferredSysctls(p *Pinned) error {
+	if len(p.DeferredSysctls) == 0 {
+		return nil
+	}
+	return inNetNamespace(p.Net, func() error {
+		left, err := applySysctls(p.DeferredSysctls)
+		if err != nil {
+			return err
+		}
+		if len(left) > 0 {
+			return &SysctlError{left[0].Key, "the kernel has no such sysctl in the pod's network namespace"}
+		}
+		return nil
+	})
 }

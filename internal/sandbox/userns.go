@@ -79,6 +79,7 @@ func pinWithUserNS(o PinOptions) (p *Pinned, err error) {
 	}
 	cmd := exec.Command(binary, "pause")
 	cmd.Dir = "/"
+	cmd.Env = pauseEnv
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: flags, Setsid: true,
 		UidMappings: o.UIDMappings, GidMappings: o.GIDMappings, GidMappingsEnableSetgroups: true,
@@ -124,7 +125,9 @@ func pinWithUserNS(o PinOptions) (p *Pinned, err error) {
 		if err := loopbackUp(); err != nil {
 			return err
 		}
-		return applySysctls(o.Sysctls)
+		var err error
+		p.DeferredSysctls, err = applySysctls(o.Sysctls)
+		return err
 	}); err != nil {
 		return p, err
 	}
@@ -137,8 +140,14 @@ func pinWithUserNS(o PinOptions) (p *Pinned, err error) {
 	return p, nil
 }
 
+// inNetNamespace runs f on a fresh thread joined to the network namespace
+// pinned at netns; the thread is then discarded.
+func inNetNamespace(netns string, f func() error) error {
+	return inNamespaces(&Pinned{Net: netns}, f)
+}
+
 // inNamespaces runs f on a fresh thread joined to p's UTS, network and IPC
-// namespaces; the thread is then discarded.
+// namespaces (those that are set); the thread is then discarded.
 func inNamespaces(p *Pinned, f func() error) error {
 	errc := make(chan error, 1)
 	var work func()
@@ -152,6 +161,9 @@ func inNamespaces(p *Pinned, f func() error) error {
 			path string
 			typ  int
 		}{{p.UTS, unix.CLONE_NEWUTS}, {p.Net, unix.CLONE_NEWNET}, {p.IPC, unix.CLONE_NEWIPC}} {
+			if n.path == "" {
+				continue
+			}
 			fd, err := unix.Open(n.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				errc <- fmt.Errorf("joining %s: %w", n.path, err)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/profiles/seccomp"
 	"github.com/moby/sys/capability"
@@ -15,12 +16,37 @@ import (
 )
 
 // allCaps lists every capability this build knows, as CAP_X names.
-func allCaps() []string {
+func allCaps() []string { return slices.Clone(hostCaps()) }
+
+// hostCaps is every capability in the daemon's own bounding set: "all
+// capabilities" for a privileged container or "add ALL" means those the
+// host can grant (this host, for one, has no CAP_SYS_RESOURCE), as in
+// containerd and CRI-O; asking runc for more fails the container.
+var hostCaps = sync.OnceValue(func() []string {
+	pc, err := capability.NewPid2(0)
+	if err == nil {
+		err = pc.Load()
+	}
 	var out []string
 	for _, c := range capability.ListKnown() {
-		out = append(out, "CAP_"+strings.ToUpper(c.String()))
+		if err == nil && !pc.Get(capability.BOUNDING, c) {
+			continue
+		}
+		out = append(out, capName(c))
 	}
 	return out
+})
+
+func capName(c capability.Cap) string { return "CAP_" + strings.ToUpper(c.String()) }
+
+// knownCap reports whether n ("CAP_X") is a capability this build knows.
+func knownCap(n string) bool {
+	for _, c := range capability.ListKnown() {
+		if capName(c) == n {
+			return true
+		}
+	}
+	return false
 }
 
 // normCap turns "net_raw", "NET_RAW" or "CAP_NET_RAW" into "CAP_NET_RAW",
@@ -30,7 +56,7 @@ func normCap(c string) (string, error) {
 	if !strings.HasPrefix(n, "CAP_") {
 		n = "CAP_" + n
 	}
-	if !slices.Contains(allCaps(), n) {
+	if !knownCap(n) {
 		return "", invalidf("unknown capability %q", c)
 	}
 	return n, nil

@@ -109,6 +109,10 @@ func Build(in Input) (*Result, error) {
 		return nil, fmt.Errorf("generating base spec: %w", err)
 	}
 	g.HostSpecific = false
+	// The generator's default hostname ("mrsdalloway") would overwrite the
+	// pod's, which is set once in its pinned UTS namespace; and with the
+	// host's UTS namespace runc refuses any hostname at all.
+	g.SetHostname("")
 	// Older runtimes (crun 1.8) refuse an ociVersion they do not know;
 	// nothing used here is newer than 1.1.
 	g.Config.Version = "1.1.0"

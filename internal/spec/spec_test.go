@@ -504,3 +504,22 @@ func TestLogPath(t *testing.T) {
 		}
 	}
 }
+
+// The pod's hostname lives in its pinned UTS namespace; the spec must not
+// carry one, or runc would overwrite it (and refuse it on the host's).
+func TestSpecSetsNoHostname(t *testing.T) {
+	in := input(t, &runtimeapi.ContainerConfig{})
+	if h := build(t, in).Spec.Hostname; h != "" {
+		t.Errorf("private UTS: spec hostname %q, want none", h)
+	}
+	in.Sandbox.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE}}
+	s := build(t, in).Spec
+	if s.Hostname != "" {
+		t.Errorf("host network: spec hostname %q, want none", s.Hostname)
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == "uts" {
+			t.Error("host network pod's container has its own UTS namespace")
+		}
+	}
+}

@@ -344,3 +344,55 @@ func TestCrioStatusAsksTheRunningDaemon(t *testing.T) {
 		t.Errorf("crio status config: %v\n%s", err, out)
 	}
 }
+
+func TestCrictlVersionAndInfo(t *testing.T) {
+	d := framework.NewDaemon(t, framework.Options{})
+	out, err := d.Crictl("version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"RuntimeName:  crio", "RuntimeApiVersion:  v1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("crictl version lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = d.Crictl("info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"RuntimeReady"`, `"NetworkReady"`, `"config"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("crictl info lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+func TestStatusReportsHandlersAndFeatures(t *testing.T) {
+	d := framework.NewDaemon(t, framework.Options{})
+	st, err := d.Runtime.Status(framework.Ctx(t), &runtimeapi.StatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*runtimeapi.RuntimeHandlerFeatures{}
+	for _, h := range st.RuntimeHandlers {
+		byName[h.Name] = h.Features
+	}
+	def, ok := byName[""]
+	if !ok {
+		t.Fatalf("no default handler (name \"\") in %v", st.RuntimeHandlers)
+	}
+	runc, ok := byName["runc"]
+	if !ok || byName["crun"] == nil {
+		t.Fatalf("configured handlers missing: %v", st.RuntimeHandlers)
+	}
+	if def.RecursiveReadOnlyMounts != runc.RecursiveReadOnlyMounts {
+		t.Errorf("default handler features %v differ from runc's %v", def, runc)
+	}
+	// make install-deps installs runc 1.5.3, which has recursive read-only mounts.
+	if !runc.RecursiveReadOnlyMounts {
+		t.Error("runc handler does not report recursive read-only mounts")
+	}
+	if !st.GetFeatures().GetSupplementalGroupsPolicy() {
+		t.Error("SupplementalGroupsPolicy not reported")
+	}
+}

@@ -40,6 +40,9 @@ var (
 // sharedRegistry is one loopback test registry for the whole test process.
 func sharedRegistry(t testing.TB) *testregistry.Registry {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: `make unit` (-short) runs no daemon and no registry")
+	}
 	regOnce.Do(func() {
 		regRef, regErr = testregistry.Start(context.Background(), testregistry.Options{})
 	})
@@ -101,16 +104,35 @@ type imageDaemonOptions struct {
 	policy   string // policy.json content; default accepts anything
 	extra    string // more registries.conf
 	config   string // more [crio.image] keys
+	confDir  string // where registries.conf and policy.json go; default a new temp dir
+	// editRegistries rewrites the generated registries.conf before the daemon starts.
+	editRegistries func(string) string
 }
 
 // newImageDaemon starts a daemon whose registries.conf mirrors the public
 // registries to o.registry and whose signature policy is o.policy.
 func newImageDaemon(t testing.TB, o imageDaemonOptions) *framework.Daemon {
 	t.Helper()
-	dir := t.TempDir()
+	dir := o.confDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	regConf := filepath.Join(dir, "registries.conf")
 	if err := testregistry.WriteRegistriesConf(regConf, o.registry); err != nil {
 		t.Fatal(err)
+	}
+	if o.editRegistries != nil {
+		b, err := os.ReadFile(regConf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited := o.editRegistries(string(b))
+		if edited == string(b) {
+			t.Fatalf("editRegistries changed nothing in:\n%s", b)
+		}
+		if err := os.WriteFile(regConf, []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if o.extra != "" {
 		f, err := os.OpenFile(regConf, os.O_APPEND|os.O_WRONLY, 0)

@@ -536,15 +536,30 @@ func TestGlobalAuthFileIsUsed(t *testing.T) {
 	wantCode(t, err, codes.Unauthenticated, "pull with wrong request credentials")
 }
 
-func TestPinnedImagesReloadOnSIGHUP(t *testing.T) {
+func TestImageConfigReloadsOnSIGHUP(t *testing.T) {
 	reg := sharedRegistry(t)
-	d := newImageDaemon(t, imageDaemonOptions{registry: reg.Addr})
+	confDir := t.TempDir()
+	d := newImageDaemon(t, imageDaemonOptions{registry: reg.Addr, confDir: confDir})
+	mustPull(t, d, "quay.io/crio-test/busybox:latest")
 	ref := "registry.k8s.io/" + busybox
 	id := mustPull(t, d, ref)
 	if imageStatus(t, d, id, false).Image.Pinned {
 		t.Fatal("busybox pinned before any pinned_images is configured")
 	}
 	d.WriteDropIn("50-pin.conf", "[crio.image]\npinned_images = [\"registry.k8s.io/e2e-test-images/*\"]\n")
+	// registries.conf edited in place: quay.io becomes blocked.
+	regConf := filepath.Join(confDir, "registries.conf")
+	b, err := os.ReadFile(regConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(b), "location = \"quay.io\"\n", "location = \"quay.io\"\nblocked = true\n", 1)
+	if edited == string(b) {
+		t.Fatalf("no quay.io entry to block in %s", b)
+	}
+	if err := os.WriteFile(regConf, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	d.Signal(syscall.SIGHUP)
 	if !d.WaitLog("crio.image.pinned_images", 10*time.Second) {
 		t.Fatal("the daemon did not log the reload of pinned_images")
@@ -552,8 +567,10 @@ func TestPinnedImagesReloadOnSIGHUP(t *testing.T) {
 	if !imageStatus(t, d, id, false).Image.Pinned {
 		t.Fatal("busybox not pinned after pinned_images was reloaded")
 	}
-	_, err := d.Image.RemoveImage(framework.Ctx(t), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
+	_, err = d.Image.RemoveImage(framework.Ctx(t), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
 	wantCode(t, err, codes.FailedPrecondition, "RemoveImage of an image pinned by reload")
+	_, err = pull(t, d, "quay.io/"+busybox, nil)
+	wantCode(t, err, codes.PermissionDenied, "pull from a registry blocked by the reloaded registries.conf")
 }
 
 // pushImage pushes a small random image with config c to the registry.
@@ -633,4 +650,112 @@ func TestCancelledPullLeavesNoImage(t *testing.T) {
 	// Nothing half-written gets in the way of the next pull.
 	px.delay.Store(0)
 	mustPull(t, d, "quay.io/"+multilayer)
+}
+
+func TestPullStalledMidDownloadIsCancelled(t *testing.T) {
+	reg := sharedRegistry(t)
+	// Manifests come at once; every blob hangs far longer than the timeout.
+	px := startProxy(t, reg.Addr, time.Minute)
+	d := newImageDaemon(t, imageDaemonOptions{registry: px.Addr, config: `pull_progress_timeout = "2s"`})
+	start := time.Now()
+	_, err := pull(t, d, "quay.io/"+multilayer, nil)
+	wantCode(t, err, codes.DeadlineExceeded, "pull whose blobs never arrive")
+	if !strings.Contains(err.Error(), "no progress for 2s") || !strings.Contains(err.Error(), "pull_progress_timeout") {
+		t.Errorf("error %q does not say the pull stalled past pull_progress_timeout", err)
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("stalled pull took %s to fail with a 2s pull_progress_timeout", el)
+	}
+	if imgs := listImages(t, d); len(imgs) != 0 {
+		t.Fatalf("a stalled pull left images: %v", imgs)
+	}
+}
+
+func TestRemoveImageUsedByContainerIsRefused(t *testing.T) {
+	d := containerDaemon(t)
+	podID, pc := pod(t, d, "rmi-in-use")
+	ctrID := create(t, d, podID, pc, ctrConfig("holder", []string{"sleep", "1000"}))
+	imgID := imageStatus(t, d, ctrImage, false).Image.GetId()
+
+	for _, name := range []string{ctrImage, imgID} {
+		_, err := d.Image.RemoveImage(framework.Ctx(t), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: name}})
+		wantCode(t, err, codes.FailedPrecondition, "RemoveImage of "+name+" while a container uses it")
+		if !strings.Contains(err.Error(), ctrID) {
+			t.Errorf("refusal %q does not name container %s", err, ctrID)
+		}
+	}
+	if s := imageStatus(t, d, imgID, false); s.Image == nil {
+		t.Fatal("the image in use is gone")
+	}
+
+	if _, err := d.Runtime.RemoveContainer(framework.Ctx(t), &runtimeapi.RemoveContainerRequest{ContainerId: ctrID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Image.RemoveImage(framework.Ctx(t), &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: ctrImage}}); err != nil {
+		t.Fatalf("RemoveImage once the container is removed: %v", err)
+	}
+	if s := imageStatus(t, d, imgID, false); s.Image != nil {
+		t.Fatal("image still present after RemoveImage")
+	}
+}
+
+func TestImageFsInfoCountsContainerWrites(t *testing.T) {
+	d := containerDaemon(t)
+	ctrBytes := func() uint64 {
+		resp, err := d.Image.ImageFsInfo(framework.Ctx(t), &runtimeapi.ImageFsInfoRequest{})
+		if err != nil {
+			t.Fatalf("ImageFsInfo: %v", err)
+		}
+		return resp.ContainerFilesystems[0].UsedBytes.GetValue()
+	}
+	before := ctrBytes()
+	podID, pc := pod(t, d, "fsinfo-writes")
+	run(t, d, podID, pc, ctrConfig("writer", []string{"sh", "-c", "dd if=/dev/zero of=/big bs=1048576 count=8 && sleep 1000"}))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		after := ctrBytes()
+		if after >= before+8<<20 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container file system used bytes %d -> %d after a container wrote 8 MiB", before, after)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestShortNameResolutionFollowsShortNameMode(t *testing.T) {
+	reg := sharedRegistry(t)
+	twoSearch := func(t *testing.T, mode string) *framework.Daemon {
+		return newImageDaemon(t, imageDaemonOptions{
+			registry: reg.Addr,
+			config:   "short_name_mode = \"" + mode + "\"",
+			editRegistries: func(conf string) string {
+				return strings.Replace(conf, `unqualified-search-registries = ["docker.io"]`, `unqualified-search-registries = ["quay.io", "docker.io"]`, 1)
+			},
+		})
+	}
+
+	t.Run("enforcing refuses an ambiguous name", func(t *testing.T) {
+		d := twoSearch(t, "enforcing")
+		_, err := pull(t, d, "crio-test/busybox", nil)
+		wantCode(t, err, codes.InvalidArgument, "pull of an ambiguous short name in enforcing mode")
+		if imgs := listImages(t, d); len(imgs) != 0 {
+			t.Fatalf("an ambiguous short name stored %v", imgs)
+		}
+		// A fully-qualified name is never ambiguous.
+		mustPull(t, d, "docker.io/crio-test/busybox:latest")
+	})
+	t.Run("disabled tries the search registries in order", func(t *testing.T) {
+		d := twoSearch(t, "disabled")
+		id := mustPull(t, d, "crio-test/busybox")
+		s := imageStatus(t, d, id, false)
+		if !slices.Equal(s.Image.RepoTags, []string{"quay.io/crio-test/busybox:latest"}) {
+			t.Errorf("RepoTags = %v; want the first search registry's quay.io/crio-test/busybox:latest", s.Image.RepoTags)
+		}
+		// Status and removal resolve the short name the same way.
+		if s := imageStatus(t, d, "crio-test/busybox", false); s.Image.GetId() != id {
+			t.Errorf("ImageStatus of the short name = %v; want %s", s.Image, id)
+		}
+	})
 }

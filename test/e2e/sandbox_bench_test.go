@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 
@@ -80,6 +81,29 @@ func BenchmarkListPodSandbox500(b *testing.B) {
 		listNs = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 		if versionNs > 0 {
 			b.ReportMetric(listNs/versionNs, "x-Version")
+		}
+	})
+	b.Run("Stream", func(b *testing.B) {
+		for b.Loop() {
+			stream, err := d.Runtime.StreamPodSandboxes(ctx, &runtimeapi.StreamPodSandboxesRequest{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			items, msgs := 0, 0
+			for {
+				resp, err := stream.Recv()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				items += len(resp.PodSandboxes)
+				msgs++
+			}
+			if items != pods || msgs < 2 {
+				b.Fatalf("StreamPodSandboxes: %d items in %d messages; want %d in several", items, msgs, pods)
+			}
 		}
 	})
 	b.Run("ListLabelFilter", func(b *testing.B) {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -40,6 +41,13 @@ func TestPodLifecycleStopRemoveTwice(t *testing.T) {
 	}
 	if got, want := nsInode(t, fmt.Sprintf("/proc/%d/ns/pid", info.PID)), nsInode(t, "/proc/thread-self/ns/pid"); got == want {
 		t.Errorf("infra process shares the host PID namespace")
+	}
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", info.PID)); err == nil {
+		for _, l := range strings.Split(string(st), "\n") {
+			if strings.HasPrefix(l, "RssAnon") || strings.HasPrefix(l, "RssFile") {
+				t.Logf("infra process %s", strings.Join(strings.Fields(l), " "))
+			}
+		}
 	}
 	for i := 0; i < 2; i++ {
 		if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
@@ -250,7 +258,10 @@ func TestPodsOnBridgeReachEachOther(t *testing.T) {
 	bn := newBridgeNet(t, d)
 	waitNetworkReady(t, d)
 	a := runPod(t, d, podConfig("a"))
-	b := runPod(t, d, podConfig("b"))
+	// A sysctl of the interface CNI makes is applied once it exists.
+	b := runPod(t, d, podConfig("b", func(c *runtimeapi.PodSandboxConfig) {
+		c.Linux.Sysctls = map[string]string{"net.ipv4.conf.eth0.accept_local": "1"}
+	}))
 	sa, ia := podStatus(t, d, a)
 	sb, ib := podStatus(t, d, b)
 	_, subnet, _ := net.ParseCIDR(bn.Subnet)
@@ -261,6 +272,15 @@ func TestPodsOnBridgeReachEachOther(t *testing.T) {
 	}
 	if hosts, _ := os.ReadFile(ib.Hosts); !strings.Contains(string(hosts), sb.Network.Ip+"\tb") {
 		t.Errorf("pod b's hosts file lacks its IP:\n%s", hosts)
+	}
+	var acceptLocal string
+	inNetns(ib.NetNS, func() error {
+		v, _ := os.ReadFile("/proc/sys/net/ipv4/conf/eth0/accept_local")
+		acceptLocal = strings.TrimSpace(string(v))
+		return nil
+	})
+	if acceptLocal != "1" {
+		t.Errorf("net.ipv4.conf.eth0.accept_local in pod b = %q; want 1", acceptLocal)
 	}
 	// A listener in pod b; pod a connects to b's IP.
 	var lis net.Listener
@@ -398,8 +418,15 @@ func TestCNIFailureLeavesNothingBehind(t *testing.T) {
 	requireRoot(t)
 	d := framework.NewDaemon(t, framework.Options{})
 	// The bridge plugin runs (makes a veth, leases an IP), then a plugin
-	// that does not exist fails the ADD.
-	bn := newBridgeNet(t, d, `{"type": "crio-e2e-no-such-plugin"}`)
+	// fails the ADD.
+	plugins := t.TempDir()
+	script := "#!/bin/sh\nif [ \"$CNI_COMMAND\" = ADD ]; then echo '{\"cniVersion\":\"1.0.0\",\"code\":999,\"msg\":\"crio-e2e-fail refuses\"}'; exit 1; fi\nexit 0\n"
+	if err := os.WriteFile(filepath.Join(plugins, "crio-e2e-fail"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.WriteDropIn("20-plugins.conf", fmt.Sprintf("[crio.network]\nplugin_dirs = [%q, \"/usr/lib/cni\"]\n", plugins))
+	d.Restart(9)
+	bn := newBridgeNet(t, d, `{"type": "crio-e2e-fail"}`)
 	waitNetworkReady(t, d)
 	cgParent := fmt.Sprintf("/crio-e2e-%d/podfail", time.Now().UnixNano())
 	before := leftovers(t, d, bn)
@@ -409,8 +436,8 @@ func TestCNIFailureLeavesNothingBehind(t *testing.T) {
 	if err == nil {
 		t.Fatal("RunPodSandbox with a broken network succeeded")
 	}
-	if !strings.Contains(err.Error(), "crio-e2e-no-such-plugin") {
-		t.Errorf("error %v does not name the missing plugin", err)
+	if !strings.Contains(err.Error(), "crio-e2e-fail refuses") {
+		t.Errorf("error %v does not carry the plugin's message", err)
 	}
 	after := leftovers(t, d, bn)
 	if !equalStrings(before, after) {
@@ -502,6 +529,10 @@ func TestNetworkReadyFollowsConfDir(t *testing.T) {
 	waitFor(true)
 	os.Remove(filepath.Join(d.CNIDir, "10-test.conflist"))
 	waitFor(false)
+	// A network whose plugin is not installed is not ready either.
+	d.WriteCNIConfig("10-test.conflist", `{"cniVersion": "1.0.0", "name": "missing", "plugins": [{"type": "crio-e2e-not-installed"}]}`)
+	time.Sleep(100 * time.Millisecond)
+	waitFor(false)
 }
 
 func TestListPodSandboxFilters(t *testing.T) {
@@ -583,6 +614,47 @@ func TestSandboxesSurviveDaemonRestart(t *testing.T) {
 	for _, l := range leftovers(t, d, bn) {
 		if strings.HasPrefix(l, "lease ") || strings.HasPrefix(l, "bridge port ") {
 			t.Errorf("after stop by the restarted daemon, %s remains", l)
+		}
+	}
+}
+
+func TestSandboxLifecycleEvents(t *testing.T) {
+	requireRoot(t)
+	d := framework.NewDaemon(t, framework.Options{})
+	ctx, cancel := context.WithCancel(framework.Ctx(t))
+	defer cancel()
+	stream, err := d.Runtime.GetContainerEvents(ctx, &runtimeapi.GetEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *runtimeapi.ContainerEventResponse, 16)
+	go func() {
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- ev
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // let the subscription reach the daemon
+	id := runPod(t, d, podConfig("events"))
+	removePod(t, d, id)
+	want := []runtimeapi.ContainerEventType{
+		runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT,
+		runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT,
+		runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT,
+		runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT,
+	}
+	for i, w := range want {
+		select {
+		case ev := <-got:
+			if ev == nil || ev.ContainerId != id || ev.ContainerEventType != w || ev.PodSandboxStatus.GetMetadata().GetName() != "events" {
+				t.Fatalf("event %d: %+v; want %s for sandbox %s", i, ev, w, id)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no event %d (%s)", i, w)
 		}
 	}
 }

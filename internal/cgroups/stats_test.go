@@ -1,0 +1,83 @@
+package cgroups
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestReadStatsOfARealCgroup puts a busy shell into a fresh cgroup and
+// checks that the sample sees its CPU time, memory and process.
+func TestReadStatsOfARealCgroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroups")
+	}
+	rel := fmt.Sprintf("/crio-stats-test-%d", os.Getpid())
+	var dirs []string
+	if IsV2() {
+		dirs = []string{filepath.Join(Root, rel)}
+	} else {
+		for _, c := range []string{"memory", "cpuacct", "pids"} {
+			dirs = append(dirs, filepath.Join(Root, c, rel))
+		}
+	}
+	for _, d := range dirs {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("sh", "-c", "read x; i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; sleep 30")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		for _, d := range dirs {
+			for i := 0; i < 50 && os.Remove(d) != nil; i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	})
+	for _, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdin.Close() // start the busy loop inside the cgroup
+	var s *Stats
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if s, err = ReadStats(rel); err != nil {
+			t.Fatal(err)
+		}
+		if s.CPUUsageNanos > 50_000_000 {
+			break
+		}
+	}
+	if s.CPUUsageNanos <= 50_000_000 {
+		t.Errorf("CPU usage %d ns after a busy loop", s.CPUUsageNanos)
+	}
+	if s.MemoryUsage == 0 || s.MemoryWorkingSet == 0 || s.MemoryWorkingSet > s.MemoryUsage {
+		t.Errorf("memory usage %d, working set %d", s.MemoryUsage, s.MemoryWorkingSet)
+	}
+	if s.Pids < 1 {
+		t.Errorf("pids = %d", s.Pids)
+	}
+	if s.MemoryLimit != 0 {
+		t.Errorf("limit %d on a cgroup without one", s.MemoryLimit)
+	}
+	if s.Time.IsZero() {
+		t.Error("no timestamp")
+	}
+	if _, err := ReadStats("/crio-no-such-cgroup"); !IsNotExist(err) {
+		t.Errorf("missing cgroup: %v, want not-exist", err)
+	}
+}

@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/test/framework"
+)
+
+func TestContainerStatsShowCPUAndMemory(t *testing.T) {
+	d := containerDaemon(t)
+	podID, pc := pod(t, d, "stats")
+	burner := run(t, d, podID, pc, ctrConfig("burner", []string{"sh", "-c", "while :; do :; done"}))
+	filler := run(t, d, podID, pc, ctrConfig("filler", []string{"sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=50 && sleep 3600"}))
+	ctx := framework.Ctx(t)
+
+	const mib = 1 << 20
+	var cpuRate, workingSet uint64
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		resp, err := d.Runtime.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{Filter: &runtimeapi.ContainerStatsFilter{PodSandboxId: podID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Stats) != 2 {
+			t.Fatalf("%d stats for a pod of two containers", len(resp.Stats))
+		}
+		for _, s := range resp.Stats {
+			switch s.Attributes.Id {
+			case burner:
+				cpuRate = s.GetCpu().GetUsageNanoCores().GetValue()
+			case filler:
+				workingSet = s.GetMemory().GetWorkingSetBytes().GetValue()
+			}
+		}
+		if cpuRate > 100_000_000 && workingSet >= 50*mib {
+			break
+		}
+	}
+	if cpuRate <= 100_000_000 {
+		t.Errorf("a busy loop uses %d nanocores, want more than 0.1 core", cpuRate)
+	}
+	if workingSet < 50*mib || workingSet > 70*mib {
+		t.Errorf("working set after writing 50 MiB to tmpfs = %.1f MiB, want 50-70", float64(workingSet)/mib)
+	}
+
+	one, err := d.Runtime.ContainerStats(ctx, &runtimeapi.ContainerStatsRequest{ContainerId: burner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.Stats.Attributes.Metadata.Name != "burner" || one.Stats.Cpu.Timestamp == 0 || one.Stats.Cpu.UsageCoreNanoSeconds.GetValue() == 0 {
+		t.Errorf("ContainerStats = %v", one.Stats)
+	}
+	byLabel, err := d.Runtime.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{Filter: &runtimeapi.ContainerStatsFilter{LabelSelector: map[string]string{"ctr": "filler"}}})
+	if err != nil || len(byLabel.Stats) != 1 || byLabel.Stats[0].Attributes.Id != filler {
+		t.Errorf("label filter: %v, %v", byLabel, err)
+	}
+	if _, err := d.Runtime.ContainerStats(ctx, &runtimeapi.ContainerStatsRequest{ContainerId: "nonexistent"}); status.Code(err) != codes.NotFound {
+		t.Errorf("stats of an unknown container: %v, want NotFound", err)
+	}
+	out, err := d.Crictl("stats", "--id", burner)
+	if err != nil || !strings.Contains(out, "CPU %") {
+		t.Errorf("crictl stats: %v\n%s", err, out)
+	}
+}
+
+func TestPodSandboxStatsShowCgroupNetworkAndContainers(t *testing.T) {
+	d := containerDaemon(t)
+	podID, pc := pod(t, d, "podstats")
+	// Connection attempts to a closed port on lo: a steady trickle of
+	// packets inside the pod's network namespace.
+	talker := run(t, d, podID, pc, ctrConfig("talker", []string{"sh", "-c", "while :; do nc 127.0.0.1 1 </dev/null; sleep 0.1; done"}))
+	ctx := framework.Ctx(t)
+	lo := func() uint64 {
+		t.Helper()
+		resp, err := d.Runtime.PodSandboxStats(ctx, &runtimeapi.PodSandboxStatsRequest{PodSandboxId: podID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := resp.GetStats().GetLinux()
+		if len(l.GetContainers()) != 1 || l.Containers[0].Attributes.Id != talker {
+			t.Fatalf("pod stats containers = %v", l.GetContainers())
+		}
+		if l.GetCpu().GetTimestamp() == 0 || l.GetMemory().GetTimestamp() == 0 {
+			t.Fatalf("pod stats without cpu/memory samples: %v", l)
+		}
+		for _, i := range l.GetNetwork().GetInterfaces() {
+			if i.Name == "lo" {
+				return i.GetRxBytes().GetValue()
+			}
+		}
+		t.Fatalf("no lo in the pod's interfaces: %v", l.GetNetwork())
+		return 0
+	}
+	first := lo()
+	var grown bool
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !grown; time.Sleep(300 * time.Millisecond) {
+		grown = lo() > first
+	}
+	if !grown {
+		t.Errorf("pod lo rx bytes stayed at %d while a container sent packets", first)
+	}
+	list, err := d.Runtime.ListPodSandboxStats(ctx, &runtimeapi.ListPodSandboxStatsRequest{Filter: &runtimeapi.PodSandboxStatsFilter{Id: podID}})
+	if err != nil || len(list.Stats) != 1 || list.Stats[0].Attributes.Id != podID {
+		t.Errorf("ListPodSandboxStats by ID: %v, %v", list, err)
+	}
+	if _, err := d.Runtime.PodSandboxStats(ctx, &runtimeapi.PodSandboxStatsRequest{PodSandboxId: "nonexistent"}); status.Code(err) != codes.NotFound {
+		t.Errorf("stats of an unknown pod: %v, want NotFound", err)
+	}
+	if out, err := d.Crictl("statsp", "--id", podID); err != nil || !strings.Contains(out, "POD") {
+		t.Errorf("crictl statsp: %v\n%s", err, out)
+	}
+}
