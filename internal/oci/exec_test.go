@@ -128,24 +128,6 @@ func TestExecSyncTimeoutKillsCommand(t *testing.T) {
 	}
 }
 
-// The command is killed but runc lives to reap it: no zombie is left for
-// a container init that reaps nothing (this one is a plain sleep).
-func TestExecSyncTimeoutLeavesNoZombie(t *testing.T) {
-	e := newEnv(t, "runc")
-	c := e.running()
-	if _, err := e.rt.ExecSync(context.Background(), c, []string{"sleep", "10"}, 500*time.Millisecond); !errors.Is(err, ErrExecTimeout) {
-		t.Fatalf("err = %v, want ErrExecTimeout", err)
-	}
-	time.Sleep(100 * time.Millisecond)
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", c.PID, c.PID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kids := strings.Fields(string(b)); len(kids) != 0 {
-		t.Errorf("the container's init has children %v after the timeout, want none", kids)
-	}
-}
-
 func TestExecTTYTimeoutKillsCommandAndChildren(t *testing.T) {
 	e := newEnv(t, "runc")
 	c := e.running()
