@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/cgroups"
@@ -24,12 +25,22 @@ func (s *Server) PodSandboxStats(_ context.Context, req *runtimeapi.PodSandboxSt
 // ListPodSandboxStats samples every pod the filter selects (ID or unique
 // prefix, labels).
 func (s *Server) ListPodSandboxStats(_ context.Context, req *runtimeapi.ListPodSandboxStatsRequest) (*runtimeapi.ListPodSandboxStatsResponse, error) {
-	f := req.GetFilter()
+	return &runtimeapi.ListPodSandboxStatsResponse{Stats: s.listPodStats(req.GetFilter())}, nil
+}
+
+// StreamPodSandboxStats is ListPodSandboxStats in chunks.
+func (s *Server) StreamPodSandboxStats(req *runtimeapi.StreamPodSandboxStatsRequest, stream grpc.ServerStreamingServer[runtimeapi.StreamPodSandboxStatsResponse]) error {
+	return sendChunks(s.listPodStats(req.GetFilter()), func(items []*runtimeapi.PodSandboxStats) error {
+		return stream.Send(&runtimeapi.StreamPodSandboxStatsResponse{PodSandboxStats: items})
+	})
+}
+
+func (s *Server) listPodStats(f *runtimeapi.PodSandboxStatsFilter) []*runtimeapi.PodSandboxStats {
 	var all []*store.Sandbox
 	if id := f.GetId(); id != "" {
 		sb, err := s.sandboxes.Get(id)
 		if err != nil {
-			return &runtimeapi.ListPodSandboxStatsResponse{Stats: []*runtimeapi.PodSandboxStats{}}, nil
+			return []*runtimeapi.PodSandboxStats{}
 		}
 		all = []*store.Sandbox{sb}
 	} else {
@@ -41,7 +52,7 @@ func (s *Server) ListPodSandboxStats(_ context.Context, req *runtimeapi.ListPodS
 			out = append(out, s.podStats(sb))
 		}
 	}
-	return &runtimeapi.ListPodSandboxStatsResponse{Stats: out}, nil
+	return out
 }
 
 func (s *Server) podStats(sb *store.Sandbox) *runtimeapi.PodSandboxStats {

@@ -118,7 +118,10 @@ func readHierarchies() ([]string, error) {
 				break
 			}
 		}
-		if sep < 0 || sep+1 >= len(fields) || fields[sep+1] != "cgroup" {
+		// Hybrid hosts also mount the unified (v2) tree under Root
+		// (/sys/fs/cgroup/unified); runc places containers there too, so
+		// the pod's cgroup must be made and removed there as well.
+		if sep < 0 || sep+1 >= len(fields) || (fields[sep+1] != "cgroup" && fields[sep+1] != "cgroup2") {
 			continue
 		}
 		mp := fields[4]

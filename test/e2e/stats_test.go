@@ -59,6 +59,21 @@ func TestContainerStatsShowCPUAndMemory(t *testing.T) {
 	if err != nil || len(byLabel.Stats) != 1 || byLabel.Stats[0].Attributes.Id != filler {
 		t.Errorf("label filter: %v, %v", byLabel, err)
 	}
+	stream, err := d.Runtime.StreamContainerStats(ctx, &runtimeapi.StreamContainerStatsRequest{Filter: &runtimeapi.ContainerStatsFilter{PodSandboxId: podID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed := 0
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			break
+		}
+		streamed += len(msg.ContainerStats)
+	}
+	if streamed != 2 {
+		t.Errorf("StreamContainerStats sent %d stats for a pod of two containers", streamed)
+	}
 	if _, err := d.Runtime.ContainerStats(ctx, &runtimeapi.ContainerStatsRequest{ContainerId: "nonexistent"}); status.Code(err) != codes.NotFound {
 		t.Errorf("stats of an unknown container: %v, want NotFound", err)
 	}
@@ -107,6 +122,13 @@ func TestPodSandboxStatsShowCgroupNetworkAndContainers(t *testing.T) {
 	list, err := d.Runtime.ListPodSandboxStats(ctx, &runtimeapi.ListPodSandboxStatsRequest{Filter: &runtimeapi.PodSandboxStatsFilter{Id: podID}})
 	if err != nil || len(list.Stats) != 1 || list.Stats[0].Attributes.Id != podID {
 		t.Errorf("ListPodSandboxStats by ID: %v, %v", list, err)
+	}
+	ps, err := d.Runtime.StreamPodSandboxStats(ctx, &runtimeapi.StreamPodSandboxStatsRequest{Filter: &runtimeapi.PodSandboxStatsFilter{LabelSelector: pc.Labels}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := ps.Recv(); err != nil || len(msg.PodSandboxStats) != 1 || msg.PodSandboxStats[0].Attributes.Id != podID {
+		t.Errorf("StreamPodSandboxStats by labels: %v, %v", msg, err)
 	}
 	if _, err := d.Runtime.PodSandboxStats(ctx, &runtimeapi.PodSandboxStatsRequest{PodSandboxId: "nonexistent"}); status.Code(err) != codes.NotFound {
 		t.Errorf("stats of an unknown pod: %v, want NotFound", err)
