@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -250,13 +252,14 @@ func (r *Runtime) exec(ctx context.Context, c *Container, o execIO) (int32, erro
 	return -1, fmt.Errorf("%s exec: %w", filepath.Base(h.RuntimePath), werr)
 }
 
-// killExec kills the exec'd command and what it started, and runc.
-// Without a terminal they all share runc's process group (runc runs in
-// its own); with one, runc makes the command a session leader, so its
-// group is killed too once the pid file names it. While runc is still
-// setting the process up there is no pid file yet; killing runc's group
-// stops that, and the pid file is waited for in case the command had
-// already left the group.
+// killExec kills the exec'd command and what it started, but not runc:
+// runc is the command's parent and must live to reap it (the
+// container's init may reap nothing, and a zombie still shows in ps).
+// Without a terminal the command and its children share runc's process
+// group (runc runs in its own); with one, runc makes the command a
+// session leader, so its group is killed once the pid file names it.
+// While runc is still setting the process up there is no pid file yet;
+// killing runc's group but runc stops that.
 func killExec(pidFile string, runcPID int, done <-chan struct{}) {
 	select {
 	case <-done:
@@ -264,7 +267,10 @@ func killExec(pidFile string, runcPID int, done <-chan struct{}) {
 		return
 	default:
 	}
-	syscall.Kill(-runcPID, syscall.SIGKILL)
+	// Twice: a process may fork while the first pass runs.
+	for range 2 {
+		killGroupBut(runcPID, runcPID)
+	}
 	for {
 		if pid, err := readPIDFile(pidFile); err == nil && pid > 0 {
 			select {
@@ -273,14 +279,43 @@ func killExec(pidFile string, runcPID int, done <-chan struct{}) {
 				return
 			default:
 			}
-			syscall.Kill(-pid, syscall.SIGKILL)
-			syscall.Kill(pid, syscall.SIGKILL)
+			if pid != runcPID {
+				syscall.Kill(-pid, syscall.SIGKILL)
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
 			return
 		}
 		select {
 		case <-done:
 			return
 		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// killGroupBut SIGKILLs the members of process group pgid except pid.
+func killGroupBut(pgid, pid int) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == pid {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the command name: state, ppid, pgrp.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
+			syscall.Kill(p, syscall.SIGKILL)
 		}
 	}
 }

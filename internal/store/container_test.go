@@ -21,8 +21,8 @@ func TestContainerStateFileRoundTrip(t *testing.T) {
 		},
 		ImageName: "busybox", ImageID: "abc", ImageRef: "docker.io/library/busybox@sha256:abc",
 		StopSignal: "SIGINT", Dir: dir, RootFS: "/r",
-		Mounts:    []*runtimeapi.Mount{{ContainerPath: "/d", HostPath: "/h", Readonly: true}},
-		UID:       1000, GID: 1000, SupplementalGroups: []int64{1000, 10},
+		Mounts: []*runtimeapi.Mount{{ContainerPath: "/d", HostPath: "/h", Readonly: true}},
+		UID:    1000, GID: 1000, SupplementalGroups: []int64{1000, 10},
 		CreatedAt: time.Unix(100, 5),
 		Runtime:   oci.Container{ID: "x", Handler: "runc", Bundle: "/b", LogPath: "/l", PID: 42, PIDStartTime: 7},
 	}

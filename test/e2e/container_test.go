@@ -301,6 +301,30 @@ func TestContainerSurvivesDaemonKill(t *testing.T) {
 	if st := waitExited(t, d, id, 30*time.Second); st.ExitCode != 4 {
 		t.Errorf("exit after restart %d; want 4", st.ExitCode)
 	}
+
+	// A container that exits while the daemon is down is found exited,
+	// with its code, when the daemon comes back.
+	trig2 := t.TempDir()
+	id2 := run(t, d, podID, pc, ctrConfig("downtime", []string{"sh", "-c", "echo ready; while [ ! -f /trig/go ]; do sleep 0.1; done; exit 9"},
+		func(c *runtimeapi.ContainerConfig) {
+			c.Mounts = []*runtimeapi.Mount{{HostPath: trig2, ContainerPath: "/trig"}}
+		}))
+	waitFile(t, filepath.Join(pc.LogDirectory, "downtime.log"), "ready", 30*time.Second)
+	pid2 := verboseInfo(t, d, id2).PID
+	d.Kill()
+	if err := os.WriteFile(filepath.Join(trig2, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); syscall.Kill(pid2, 0) == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the container did not exit while the daemon was down")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.Start()
+	if st := waitExited(t, d, id2, 10*time.Second); st.ExitCode != 9 || st.Reason != "Error" {
+		t.Errorf("exit during downtime: code %d reason %q; want 9 Error", st.ExitCode, st.Reason)
+	}
 }
 
 func TestCrunHandler(t *testing.T) {
@@ -410,5 +434,53 @@ func TestContainerAndConmonInPodCgroup(t *testing.T) {
 	fmt.Sscan(f[1], &ppid)
 	if got := memCgroup(ppid); got != parent {
 		t.Errorf("conmon (pid %d) memory cgroup %s; want the pod's %s", ppid, got, parent)
+	}
+}
+
+// A recursive read-only mount makes the mounts below it read-only too;
+// a plain read-only bind leaves them writable.
+func TestRecursiveReadOnlyMount(t *testing.T) {
+	d := containerDaemon(t)
+	st, err := d.Runtime.Status(framework.Ctx(t), &runtimeapi.StatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rro := false
+	for _, h := range st.RuntimeHandlers {
+		if h.Name == "runc" {
+			rro = h.Features.GetRecursiveReadOnlyMounts()
+		}
+	}
+	if !rro {
+		t.Fatal("Status says runc does not support recursive read-only mounts; runc features says it does")
+	}
+	host := t.TempDir()
+	sub := filepath.Join(host, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Unmount(sub, syscall.MNT_DETACH) })
+	podID, pc := pod(t, d, "rro")
+	write := []string{"sh", "-c", "touch /data/sub/x && echo WROTE || echo REFUSED"}
+	plain := run(t, d, podID, pc, ctrConfig("plain", write, func(c *runtimeapi.ContainerConfig) {
+		c.Mounts = []*runtimeapi.Mount{{HostPath: host, ContainerPath: "/data", Readonly: true}}
+	}))
+	recursive := run(t, d, podID, pc, ctrConfig("recursive", write, func(c *runtimeapi.ContainerConfig) {
+		c.Mounts = []*runtimeapi.Mount{{HostPath: host, ContainerPath: "/data", Readonly: true, RecursiveReadOnly: true}}
+	}))
+	waitExited(t, d, plain, 30*time.Second)
+	waitExited(t, d, recursive, 30*time.Second)
+	waitFile(t, filepath.Join(pc.LogDirectory, "plain.log"), "WROTE", 5*time.Second)
+	waitFile(t, filepath.Join(pc.LogDirectory, "recursive.log"), "REFUSED", 5*time.Second)
+	// The CRI asks recursive_read_only to come with readonly.
+	_, err = d.Runtime.CreateContainer(framework.Ctx(t), &runtimeapi.CreateContainerRequest{PodSandboxId: podID, SandboxConfig: pc,
+		Config: ctrConfig("bad", write, func(c *runtimeapi.ContainerConfig) {
+			c.Mounts = []*runtimeapi.Mount{{HostPath: host, ContainerPath: "/data", RecursiveReadOnly: true}}
+		})})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("recursive_read_only without readonly: %v; want InvalidArgument", err)
 	}
 }

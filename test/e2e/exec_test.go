@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -51,16 +52,56 @@ func TestExecSync(t *testing.T) {
 			t.Errorf("ExecSync with a 1s timeout returned after %v", took)
 		}
 		t.Logf("1s timeout returned after %v", took)
-		// A shell's children go with it.
+		// Gone, not even a zombie: runc lives to reap it (pid 1 here is a
+		// sleep that reaps nothing), as critest checks with pgrep.
+		ps := func() string {
+			r, err := execSync(t, e, id, 0, "ps", "-o", "pid,args")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(r.Stdout)
+		}
+		if out := ps(); strings.Contains(out, "sleep 10") || strings.Contains(out, "[sleep]") {
+			t.Errorf("sleep 10 left after the timeout:\n%s", out)
+		}
+		// A shell's children go with it (dead; a zombie is pid 1's to reap).
 		if _, err := execSync(t, e, id, 1, "sh", "-c", "sleep 10; echo never"); status.Code(err) != codes.DeadlineExceeded {
 			t.Fatalf("sh -c: err = %v; want DeadlineExceeded", err)
 		}
-		r, err := execSync(t, e, id, 0, "ps", "-o", "pid,args")
+		if out := ps(); strings.Contains(out, "sleep 10") {
+			t.Errorf("sleep 10 still runs after the shell's timeout:\n%s", out)
+		}
+	})
+
+	// In a pod-wide PID namespace, whose init is the pod's infra process,
+	// as in critest's "execSync with timeout".
+	t.Run("TimeoutInPodPIDNamespaceLeavesNoSleep", func(t *testing.T) {
+		pc := podConfig("execpidns", podPID)
+		pc.LogDirectory = filepath.Join(e.d.Dir, "podlogs-pidns")
+		podID := runPod(t, e.d, pc)
+		ctx := framework.Ctx(t)
+		cr, err := e.d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, SandboxConfig: pc,
+			Config: &runtimeapi.ContainerConfig{
+				Metadata: &runtimeapi.ContainerMetadata{Name: "top"}, Image: &runtimeapi.ImageSpec{Image: e.image},
+				Command: []string{"top"}, LogPath: "top.log",
+				Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+					NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}},
+			}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(string(r.Stdout), "sleep 10") {
-			t.Errorf("sleep 10 still runs after the timeout:\n%s", r.Stdout)
+		if _, err := e.d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cr.ContainerId}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := execSync(t, e, cr.ContainerId, 1, "sleep", "4321"); status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("err = %v; want DeadlineExceeded", err)
+		}
+		r, err := execSync(t, e, cr.ContainerId, 10, "ps", "-o", "pid,args")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(r.Stdout), "sleep") {
+			t.Errorf("sleep left in the pod after the timeout:\n%s", r.Stdout)
 		}
 	})
 
