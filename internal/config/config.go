@@ -26,9 +26,9 @@ type Config struct {
 	StorageOptions     []string      `toml:"storage_option" doc:"Options passed to the storage driver, such as \"overlay.mountopt=nodev\"."`
 	StorageConf        string        `toml:"storage_conf" doc:"storage.conf honoured for options not set here; empty means the containers/storage default."`
 	LogDir             string        `toml:"log_dir" doc:"Default directory for container logs when the kubelet gives none."`
-	VersionFile        string        `toml:"version_file" doc:"File recording the daemon version, in the run root, to detect reboots."`
-	VersionFilePersist string        `toml:"version_file_persist" doc:"File recording the daemon version, in the root, to detect upgrades."`
-	CleanShutdownFile  string        `toml:"clean_shutdown_file" doc:"File written on a clean shutdown; its absence at start means the last stop was unclean."`
+	VersionFile        string        `toml:"version_file" doc:"File recording the daemon version, in the run root, to detect reboots (reserved for restart recovery; not written yet)."`
+	VersionFilePersist string        `toml:"version_file_persist" doc:"File recording the daemon version, in the root, to detect upgrades (reserved for restart recovery; not written yet)."`
+	CleanShutdownFile  string        `toml:"clean_shutdown_file" doc:"File written on a clean shutdown; its absence at start means the last stop was unclean (reserved for restart recovery; not written yet)."`
 	API                APIConfig     `toml:"api" doc:"The CRI gRPC and streaming endpoints."`
 	Runtime            RuntimeConfig `toml:"runtime" doc:"Container runtime settings."`
 	Image              ImageConfig   `toml:"image" doc:"Image pulling and storage."`
@@ -66,10 +66,10 @@ type RuntimeConfig struct {
 	DefaultSysctls             []string                  `toml:"default_sysctls" doc:"Sysctls applied to every pod, as \"key=value\"."`
 	DefaultUlimits             []string                  `toml:"default_ulimits" doc:"Ulimits of every container, as \"nofile=1024:2048\"."`
 	AdditionalDevices          []string                  `toml:"additional_devices" doc:"Devices added to every container, as \"/dev/src:/dev/dst:rwm\"."`
-	CDISpecDirs                []string                  `toml:"cdi_spec_dirs" doc:"Directories searched for CDI device specifications."`
+	CDISpecDirs                []string                  `toml:"cdi_spec_dirs" doc:"Directories searched for CDI device specifications (CDI injection is not implemented yet)."`
 	SeccompProfile             string                    `toml:"seccomp_profile" doc:"Path of the default seccomp profile (RuntimeDefault); empty uses the built-in one."`
 	ApparmorProfile            string                    `toml:"apparmor_profile" doc:"Default AppArmor profile, where the host has AppArmor."`
-	SELinux                    bool                      `toml:"selinux" doc:"Label containers with SELinux, where the host has it."`
+	SELinux                    bool                      `toml:"selinux" doc:"Label containers with SELinux (not supported: requests for SELinux labels are refused)."`
 	PidsLimit                  int64                     `toml:"pids_limit" doc:"Deprecated in CRI-O; kept for compatibility: -1 leaves the pids cgroup alone."`
 	LogSizeMax                 int64                     `toml:"log_size_max" doc:"Largest container log file in bytes before conmon stops writing; -1 is unlimited."`
 	ContainerExitsDir          string                    `toml:"container_exits_dir" doc:"Directory where conmon writes containers' exit files."`
@@ -78,11 +78,11 @@ type RuntimeConfig struct {
 	ReadOnly                   bool                      `toml:"read_only" doc:"Run every container with a read-only root filesystem."`
 	LogLevel                   string                    `toml:"log_level" doc:"Log level: \"debug\", \"info\", \"warn\" or \"error\"."`
 	LogFormat                  string                    `toml:"log_format" doc:"Log format: \"text\" or \"json\"."`
-	CtrStopTimeout             int64                     `toml:"ctr_stop_timeout" doc:"Lowest stop timeout in seconds granted to a container."`
-	DropInfraCtr               bool                      `toml:"drop_infra_ctr" doc:"Run no infra (pause) process unless the pod shares a PID namespace."`
+	CtrStopTimeout             int64                     `toml:"ctr_stop_timeout" doc:"Accepted for CRI-O compatibility and not used: StopContainer waits the timeout the kubelet gives."`
+	DropInfraCtr               bool                      `toml:"drop_infra_ctr" doc:"Accepted for CRI-O compatibility: crio never runs an infra process unless the pod shares a PID namespace."`
 	AbsentMountSourcesToReject []string                  `toml:"absent_mount_sources_to_reject" doc:"Host paths that must exist when mounted; others are created as directories."`
 	HostPathMustExist          bool                      `toml:"host_path_must_exist" doc:"Refuse a mount whose host path does not exist, instead of creating it."`
-	RestrictOOMScoreAdj        bool                      `toml:"restrict_oom_score_adj" doc:"Clamp oom_score_adj to what the daemon itself may set (needed without CAP_SYS_RESOURCE)."`
+	RestrictOOMScoreAdj        bool                      `toml:"restrict_oom_score_adj" doc:"Clamp oom_score_adj to what the daemon itself may set (crio always does; the key is accepted for compatibility)."`
 }
 
 // RuntimeHandler is one [crio.runtime.runtimes.NAME] table.
@@ -93,17 +93,17 @@ type RuntimeHandler struct {
 	MonitorPath          string            `toml:"monitor_path" doc:"Path of conmon for this handler; empty uses [crio.runtime] conmon."`
 	MonitorCgroup        string            `toml:"monitor_cgroup" doc:"Cgroup of conmon: \"pod\" puts it in the pod's cgroup."`
 	MonitorEnv           []string          `toml:"monitor_env" doc:"Environment of conmon for this handler."`
-	AllowedAnnotations   []string          `toml:"allowed_annotations" doc:"Experimental annotations this handler honours."`
-	PlatformRuntimePaths map[string]string `toml:"platform_runtime_paths" doc:"Runtime binary per platform (os/arch)."`
+	AllowedAnnotations   []string          `toml:"allowed_annotations" doc:"Experimental annotations this handler honours (none are implemented yet: the list is accepted and ignored)."`
+	PlatformRuntimePaths map[string]string `toml:"platform_runtime_paths" doc:"Runtime binary per platform (os/arch) (not implemented yet: runtime_path is used)."`
 }
 
 // ImageConfig is [crio.image].
 type ImageConfig struct {
-	DefaultTransport     string   `toml:"default_transport" doc:"Transport of image names without one."`
+	DefaultTransport     string   `toml:"default_transport" doc:"Transport of image names without one (only \"docker://\" is supported)."`
 	GlobalAuthFile       string   `toml:"global_auth_file" doc:"Auth file (containers-auth.json) used for every pull."`
 	PauseImage           string   `toml:"pause_image" doc:"Image of the infra process, run only when a pod shares its PID namespace. Reloadable."`
 	PauseImageAuthFile   string   `toml:"pause_image_auth_file" doc:"Auth file for pulling the pause image."`
-	PauseCommand         string   `toml:"pause_command" doc:"Command of the pause image."`
+	PauseCommand         string   `toml:"pause_command" doc:"Accepted for CRI-O compatibility and not used: the infra process of a shared PID namespace is crio itself."`
 	PinnedImages         []string `toml:"pinned_images" doc:"Images never removed by RemoveImage: exact names, or prefixes ending in \"*\". Reloadable."`
 	SignaturePolicy      string   `toml:"signature_policy" doc:"Path of the signature policy (policy.json); empty uses the system's. Reloadable."`
 	SignaturePolicyDir   string   `toml:"signature_policy_dir" doc:"Directory of per-namespace signature policies."`
@@ -134,20 +134,20 @@ type MetricsConfig struct {
 
 // StatsConfig is [crio.stats].
 type StatsConfig struct {
-	StatsCollectionPeriod int      `toml:"stats_collection_period" doc:"Seconds between background stats collections; 0 collects on demand."`
-	CollectionPeriod      int      `toml:"collection_period" doc:"Seconds between pod metrics collections; 0 collects on demand."`
-	IncludedPodMetrics    []string `toml:"included_pod_metrics" doc:"Pod metric groups reported: \"cpu\", \"memory\", \"network\", \"disk\", \"process\", ..."`
+	StatsCollectionPeriod int      `toml:"stats_collection_period" doc:"Seconds between background stats collections; 0 collects on demand (only on-demand collection is implemented)."`
+	CollectionPeriod      int      `toml:"collection_period" doc:"Seconds between pod metrics collections; 0 collects on demand (the CRI metrics RPCs are not implemented yet)."`
+	IncludedPodMetrics    []string `toml:"included_pod_metrics" doc:"Pod metric groups reported: \"cpu\", \"memory\", \"network\", \"disk\", \"process\", ... (the CRI metrics RPCs are not implemented yet)."`
 }
 
 // NRIConfig is [crio.nri].
 type NRIConfig struct {
-	Enabled                   bool     `toml:"enable_nri" doc:"Enable NRI plugins."`
-	SocketPath                string   `toml:"nri_listen" doc:"Socket NRI plugins connect to."`
-	PluginPath                string   `toml:"nri_plugin_dir" doc:"Directory of pre-installed NRI plugins started by the daemon."`
-	PluginConfigPath          string   `toml:"nri_plugin_config_dir" doc:"Directory of NRI plugins' configurations."`
-	PluginRegistrationTimeout Duration `toml:"nri_plugin_registration_timeout" doc:"How long a plugin may take to register."`
-	PluginRequestTimeout      Duration `toml:"nri_plugin_request_timeout" doc:"How long a plugin may take to answer a request."`
-	DisableConnections        bool     `toml:"nri_disable_connections" doc:"Refuse externally started plugins."`
+	Enabled                   bool     `toml:"enable_nri" doc:"Enable NRI plugins (NRI is not implemented yet: no socket is served)."`
+	SocketPath                string   `toml:"nri_listen" doc:"Socket NRI plugins connect to (not served yet)."`
+	PluginPath                string   `toml:"nri_plugin_dir" doc:"Directory of pre-installed NRI plugins started by the daemon (not implemented yet)."`
+	PluginConfigPath          string   `toml:"nri_plugin_config_dir" doc:"Directory of NRI plugins' configurations (not implemented yet)."`
+	PluginRegistrationTimeout Duration `toml:"nri_plugin_registration_timeout" doc:"How long a plugin may take to register (not implemented yet)."`
+	PluginRequestTimeout      Duration `toml:"nri_plugin_request_timeout" doc:"How long a plugin may take to answer a request (not implemented yet)."`
+	DisableConnections        bool     `toml:"nri_disable_connections" doc:"Refuse externally started plugins (not implemented yet)."`
 }
 
 // Default returns the configuration used when no file sets a value.

@@ -219,7 +219,13 @@ func TestPortForwardReachesPodLoopbackOnly(t *testing.T) {
 	}
 	data, errs, err = spdyPortForward(t, resp.Url, 1)
 	if err != nil {
-		t.Fatal(err)
+		// The server may see the refused connection and reset the
+		// streams before the client has opened both: that reports the
+		// closed port too.
+		if !strings.Contains(err.Error(), "reset") {
+			t.Fatal(err)
+		}
+		return
 	}
 	data.Close()
 	select {
