@@ -255,6 +255,9 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		return "", err
 	}
 	undo = append(undo, unmountImages)
+	if specCfg, err = applyImageVolumes(specCfg, imgCfg.Volumes, live.Image.ImageVolumes, rootfs, dir); err != nil {
+		return "", err
+	}
 	res, err := spec.Build(spec.Input{
 		ID: id, Config: specCfg, Image: imgCfg, RootFS: rootfs, TargetPID: targetPID,
 		Sandbox: spec.Sandbox{

@@ -1,0 +1,64 @@
+package container
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"google.golang.org/protobuf/proto"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// applyImageVolumes handles the VOLUMEs an image declares that no CRI
+// mount covers, as [crio.image] image_volumes says: "mkdir" creates the
+// directory in the rootfs, "bind" mounts a fresh directory kept with the
+// container's state over it, "ignore" does nothing. It returns cfg, or a
+// copy with the bind mounts added.
+func applyImageVolumes(cfg *runtimeapi.ContainerConfig, volumes map[string]struct{}, mode, rootfs, dir string) (*runtimeapi.ContainerConfig, error) {
+	if mode == "ignore" || len(volumes) == 0 {
+		return cfg, nil
+	}
+	covered := map[string]bool{}
+	for _, m := range cfg.GetMounts() {
+		covered[filepath.Clean(m.ContainerPath)] = true
+	}
+	paths := make([]string, 0, len(volumes))
+	for p := range volumes {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	out := cfg
+	for _, p := range paths {
+		if !filepath.IsAbs(p) {
+			return nil, fmt.Errorf("%w: image VOLUME %q is not an absolute path", ErrInvalid, p)
+		}
+		if covered[filepath.Clean(p)] {
+			continue
+		}
+		// The image is hostile input: resolve the path inside the rootfs.
+		full, err := securejoin.SecureJoin(rootfs, p)
+		if err != nil {
+			return nil, fmt.Errorf("image VOLUME %s: %w", p, err)
+		}
+		if err := os.MkdirAll(full, 0o755); err != nil {
+			return nil, fmt.Errorf("creating image VOLUME %s: %w", p, err)
+		}
+		if mode != "bind" {
+			continue
+		}
+		sum := sha256.Sum256([]byte(p))
+		src := filepath.Join(dir, "volumes", hex.EncodeToString(sum[:8]))
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the directory of image VOLUME %s: %w", p, err)
+		}
+		if out == cfg {
+			out = proto.Clone(cfg).(*runtimeapi.ContainerConfig)
+		}
+		out.Mounts = append(out.Mounts, &runtimeapi.Mount{ContainerPath: p, HostPath: src})
+	}
+	return out, nil
+}
