@@ -171,6 +171,7 @@ func TestValidationErrors(t *testing.T) {
 		{"plugin dirs", "[crio.network]\nplugin_dirs = []", "crio.network.plugin_dirs"},
 		{"metrics port", "[crio.metrics]\nmetrics_port = 99999", "crio.metrics.metrics_port"},
 		{"stats period", "[crio.stats]\nstats_collection_period = -1", "crio.stats.stats_collection_period"},
+		{"metric group", "[crio.stats]\nincluded_pod_metrics = [\"cpu\", \"gpu\"]", "crio.stats.included_pod_metrics"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

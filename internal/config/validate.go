@@ -215,6 +215,13 @@ func validate(c *Config) []*FieldError {
 	if c.Stats.CollectionPeriod < 0 {
 		bad("crio.stats.collection_period", "may not be negative, got %d", c.Stats.CollectionPeriod)
 	}
+	for _, g := range c.Stats.IncludedPodMetrics {
+		switch g {
+		case "cpu", "memory", "network", "oom", "process", "disk", "spec":
+		default:
+			bad("crio.stats.included_pod_metrics", "%q is not a metric group (cpu, memory, network, oom, process, disk, spec)", g)
+		}
+	}
 	if c.NRI.PluginRegistrationTimeout < 0 || c.NRI.PluginRequestTimeout < 0 {
 		bad("crio.nri", "timeouts may not be negative")
 	}
