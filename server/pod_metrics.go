@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -67,6 +68,11 @@ var metricDescs = []metricDesc{
 	{"container_fs_limit_bytes", "Number of bytes that can be consumed by the container on this filesystem.", "disk", false, []string{"device"}},
 	{"container_fs_inodes_total", "Number of available inodes.", "disk", false, []string{"device"}},
 	{"container_fs_inodes_free", "Number of available inodes that are free.", "disk", false, []string{"device"}},
+	{"container_blkio_device_usage_total", "Blkio device bytes usage.", "diskIO", true, []string{"device", "major", "minor", "operation"}},
+	{"container_fs_reads_bytes_total", "Cumulative count of bytes read.", "diskIO", true, []string{"device"}},
+	{"container_fs_reads_total", "Cumulative count of reads completed.", "diskIO", true, []string{"device"}},
+	{"container_fs_writes_bytes_total", "Cumulative count of bytes written.", "diskIO", true, []string{"device"}},
+	{"container_fs_writes_total", "Cumulative count of writes completed.", "diskIO", true, []string{"device"}},
 	{"container_spec_cpu_period", "CPU period of the container.", "spec", false, nil},
 	{"container_spec_cpu_shares", "CPU share of the container.", "spec", false, nil},
 	{"container_spec_memory_limit_bytes", "Memory limit for the container.", "spec", false, nil},
@@ -172,6 +178,20 @@ func (s *Server) containerMetrics(c *store.Container, inc func(string) bool) []*
 	}
 	if inc("disk") {
 		s.diskMetrics(&mb, c)
+	}
+	if inc("diskIO") {
+		// A container that did no block I/O has no devices, hence no
+		// values: cAdvisor leaves these out too.
+		for _, io := range cgroups.ReadIO(c.Runtime.CgroupPath) {
+			dev := fmt.Sprintf("%d:%d", io.Major, io.Minor)
+			maj, min := strconv.FormatUint(io.Major, 10), strconv.FormatUint(io.Minor, 10)
+			mb.add("container_blkio_device_usage_total", io.ReadBytes, dev, maj, min, "Read")
+			mb.add("container_blkio_device_usage_total", io.WriteBytes, dev, maj, min, "Write")
+			mb.add("container_fs_reads_bytes_total", io.ReadBytes, dev)
+			mb.add("container_fs_reads_total", io.Reads, dev)
+			mb.add("container_fs_writes_bytes_total", io.WriteBytes, dev)
+			mb.add("container_fs_writes_total", io.Writes, dev)
+		}
 	}
 	mb.add("container_spec_cpu_period", d.CPUPeriodMicros)
 	mb.add("container_spec_cpu_shares", d.CPUShares)

@@ -124,3 +124,113 @@ func readProcs(p string) []int {
 	}
 	return out
 }
+
+// DeviceIO is the block I/O of a cgroup on one device.
+type DeviceIO struct {
+	Major, Minor                         uint64
+	ReadBytes, WriteBytes, Reads, Writes uint64
+}
+
+// ReadIO reads the block I/O of the cgroup at path, per device. A cgroup
+// that did no I/O has no devices.
+func ReadIO(path string) []DeviceIO {
+	if IsV2() {
+		return readIOV2(filepath.Join(Root, path, "io.stat"))
+	}
+	dir := filepath.Join(Root, "blkio", path)
+	byDev := map[[2]uint64]*DeviceIO{}
+	var order [][2]uint64
+	get := func(dev string) *DeviceIO {
+		maj, min, ok := parseDev(dev)
+		if !ok {
+			return nil
+		}
+		k := [2]uint64{maj, min}
+		if d, ok := byDev[k]; ok {
+			return d
+		}
+		d := &DeviceIO{Major: maj, Minor: min}
+		byDev[k] = d
+		order = append(order, k)
+		return d
+	}
+	for _, f := range []struct {
+		file        string
+		read, write func(*DeviceIO, uint64)
+	}{
+		{"blkio.throttle.io_service_bytes_recursive", func(d *DeviceIO, v uint64) { d.ReadBytes = v }, func(d *DeviceIO, v uint64) { d.WriteBytes = v }},
+		{"blkio.throttle.io_serviced_recursive", func(d *DeviceIO, v uint64) { d.Reads = v }, func(d *DeviceIO, v uint64) { d.Writes = v }},
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, f.file))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			fl := strings.Fields(line)
+			if len(fl) != 3 {
+				continue
+			}
+			v, err := strconv.ParseUint(fl[2], 10, 64)
+			d := get(fl[0])
+			if err != nil || d == nil {
+				continue
+			}
+			switch fl[1] {
+			case "Read":
+				f.read(d, v)
+			case "Write":
+				f.write(d, v)
+			}
+		}
+	}
+	out := make([]DeviceIO, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byDev[k])
+	}
+	return out
+}
+
+func readIOV2(p string) []DeviceIO {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	var out []DeviceIO
+	for _, line := range strings.Split(string(b), "\n") {
+		fl := strings.Fields(line)
+		if len(fl) < 2 {
+			continue
+		}
+		maj, min, ok := parseDev(fl[0])
+		if !ok {
+			continue
+		}
+		d := DeviceIO{Major: maj, Minor: min}
+		for _, kv := range fl[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			n, _ := strconv.ParseUint(v, 10, 64)
+			switch k {
+			case "rbytes":
+				d.ReadBytes = n
+			case "wbytes":
+				d.WriteBytes = n
+			case "rios":
+				d.Reads = n
+			case "wios":
+				d.Writes = n
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func parseDev(s string) (uint64, uint64, bool) {
+	a, b, ok := strings.Cut(s, ":")
+	if !ok {
+		return 0, 0, false
+	}
+	maj, err1 := strconv.ParseUint(a, 10, 64)
+	min, err2 := strconv.ParseUint(b, 10, 64)
+	return maj, min, err1 == nil && err2 == nil
+}

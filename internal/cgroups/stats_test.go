@@ -81,3 +81,14 @@ func TestReadStatsOfARealCgroup(t *testing.T) {
 		t.Errorf("missing cgroup: %v, want not-exist", err)
 	}
 }
+
+func TestReadIOParsesV2Stat(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "io.stat")
+	if err := os.WriteFile(p, []byte("8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n253:1 rbytes=1 wbytes=0 rios=1 wios=0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := readIOV2(p)
+	if len(got) != 2 || got[0] != (DeviceIO{Major: 8, Minor: 0, ReadBytes: 4096, WriteBytes: 8192, Reads: 1, Writes: 2}) || got[1].Major != 253 {
+		t.Errorf("readIOV2 = %+v", got)
+	}
+}

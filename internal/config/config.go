@@ -136,7 +136,7 @@ type MetricsConfig struct {
 type StatsConfig struct {
 	StatsCollectionPeriod int      `toml:"stats_collection_period" doc:"Seconds between background stats collections; 0 collects on demand (only on-demand collection is implemented)."`
 	CollectionPeriod      int      `toml:"collection_period" doc:"Accepted for CRI-O compatibility: pod metrics are collected when asked for."`
-	IncludedPodMetrics    []string `toml:"included_pod_metrics" doc:"Metric groups the CRI metrics RPCs report: \"cpu\", \"memory\", \"network\", \"oom\", \"process\", \"disk\", \"spec\"; empty reports every group."`
+	IncludedPodMetrics    []string `toml:"included_pod_metrics" doc:"Metric groups the CRI metrics RPCs report: \"cpu\", \"memory\", \"network\", \"oom\", \"process\", \"disk\", \"diskIO\", \"spec\"; empty reports every group."`
 }
 
 // NRIConfig is [crio.nri].

@@ -217,9 +217,9 @@ func validate(c *Config) []*FieldError {
 	}
 	for _, g := range c.Stats.IncludedPodMetrics {
 		switch g {
-		case "cpu", "memory", "network", "oom", "process", "disk", "spec":
+		case "cpu", "memory", "network", "oom", "process", "disk", "diskIO", "spec":
 		default:
-			bad("crio.stats.included_pod_metrics", "%q is not a metric group (cpu, memory, network, oom, process, disk, spec)", g)
+			bad("crio.stats.included_pod_metrics", "%q is not a metric group (cpu, memory, network, oom, process, disk, diskIO, spec)", g)
 		}
 	}
 	if c.NRI.PluginRegistrationTimeout < 0 || c.NRI.PluginRequestTimeout < 0 {

@@ -28,8 +28,10 @@ func (s *Service) Remove(name string) error {
 	}
 	if _, err := s.store.DeleteImage(img.ID, true); err != nil {
 		switch {
-		case errors.Is(err, cstorage.ErrImageUnknown):
-			return nil // removed meanwhile
+		case errors.Is(err, cstorage.ErrImageUnknown), errors.Is(err, cstorage.ErrNotAnImage):
+			// Removed meanwhile by a concurrent RemoveImage: storage
+			// reports the vanished ID either way.
+			return nil
 		case errors.Is(err, cstorage.ErrImageUsedByContainer):
 			return fmt.Errorf("%w: image %s: %v", ErrInUse, img.ID, err)
 		}
