@@ -66,7 +66,7 @@ type RuntimeConfig struct {
 	DefaultSysctls             []string                  `toml:"default_sysctls" doc:"Sysctls applied to every pod, as \"key=value\"."`
 	DefaultUlimits             []string                  `toml:"default_ulimits" doc:"Ulimits of every container, as \"nofile=1024:2048\"."`
 	AdditionalDevices          []string                  `toml:"additional_devices" doc:"Devices added to every container, as \"/dev/src:/dev/dst:rwm\"."`
-	CDISpecDirs                []string                  `toml:"cdi_spec_dirs" doc:"Directories searched for CDI device specifications (CDI injection is not implemented yet)."`
+	CDISpecDirs                []string                  `toml:"cdi_spec_dirs" doc:"Directories searched for CDI device specifications, read at each CreateContainer that asks for CDI devices."`
 	SeccompProfile             string                    `toml:"seccomp_profile" doc:"Path of the default seccomp profile (RuntimeDefault); empty uses the built-in one."`
 	ApparmorProfile            string                    `toml:"apparmor_profile" doc:"Default AppArmor profile, where the host has AppArmor."`
 	SELinux                    bool                      `toml:"selinux" doc:"Label containers with SELinux (not supported: requests for SELinux labels are refused)."`
@@ -180,6 +180,7 @@ func Default() *Config {
 				"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "SETGID", "SETUID",
 				"SETPCAP", "NET_BIND_SERVICE", "KILL",
 			},
+			CDISpecDirs:              []string{"/etc/cdi", "/var/run/cdi"},
 			LogSizeMax:               -1,
 			PidsLimit:                -1,
 			ContainerExitsDir:        "/var/run/crio/exits",

@@ -162,6 +162,7 @@ func TestValidationErrors(t *testing.T) {
 		{"log format", "[crio.runtime]\nlog_format = \"xml\"", "crio.runtime.log_format"},
 		{"stop timeout", "[crio.runtime]\nctr_stop_timeout = -1", "crio.runtime.ctr_stop_timeout"},
 		{"log size", "[crio.runtime]\nlog_size_max = 100", "crio.runtime.log_size_max"},
+		{"cdi dir", "[crio.runtime]\ncdi_spec_dirs = [\"etc/cdi\"]", "crio.runtime.cdi_spec_dirs"},
 		{"exits dir", "[crio.runtime]\ncontainer_exits_dir = \"exits\"", "crio.runtime.container_exits_dir"},
 		{"pause image", "[crio.image]\npause_image = \"\"", "crio.image.pause_image"},
 		{"image volumes", "[crio.image]\nimage_volumes = \"copy\"", "crio.image.image_volumes"},

@@ -150,6 +150,9 @@ func validate(c *Config) []*FieldError {
 			bad("crio.runtime.default_env", "%q is not of the form NAME=value", e)
 		}
 	}
+	for _, d := range r.CDISpecDirs {
+		abs("crio.runtime.cdi_spec_dirs", d, true)
+	}
 	abs("crio.runtime.container_exits_dir", r.ContainerExitsDir, true)
 	abs("crio.runtime.container_attach_socket_dir", r.ContainerAttachSocketDir, true)
 	abs("crio.runtime.namespaces_dir", r.NamespacesDir, true)

@@ -284,6 +284,9 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			am.Image = src
 		}
 	}
+	if err := injectCDIDevices(res.Spec, cfg, live.Runtime.CDISpecDirs); err != nil {
+		return "", err
+	}
 	if err := checkCommand(rootfs, res.Spec.Process.Args[0], res.Spec.Process.Env); err != nil {
 		return "", err
 	}
