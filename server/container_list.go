@@ -103,3 +103,16 @@ func (s *Server) listContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Con
 	})
 	return out
 }
+
+// ContainerStates counts containers by state ("created", "running",
+// "exited", "unknown"), from memory, for the metrics endpoint.
+func (s *Server) ContainerStates() map[string]int {
+	out := map[string]int{}
+	if s.containers == nil {
+		return out
+	}
+	for _, c := range s.containers.Containers.List() {
+		out[strings.ToLower(strings.TrimPrefix(c.State().String(), "CONTAINER_"))]++
+	}
+	return out
+}

@@ -121,6 +121,14 @@ func (s *Server) containerStats(c *store.Container) *runtimeapi.ContainerStats {
 		st.Cpu.UsageNanoCores = &runtimeapi.UInt64Value{Value: rate}
 	}
 	st.Memory = memoryUsage(sample)
+	if w, ok := writableLayer(c); ok {
+		st.WritableLayer = &runtimeapi.FilesystemUsage{
+			Timestamp:  ts,
+			FsId:       &runtimeapi.FilesystemIdentifier{Mountpoint: w.upper},
+			UsedBytes:  &runtimeapi.UInt64Value{Value: w.usedBytes},
+			InodesUsed: &runtimeapi.UInt64Value{Value: w.usedInodes},
+		}
+	}
 	st.Swap = &runtimeapi.SwapUsage{
 		Timestamp:      ts,
 		SwapUsageBytes: &runtimeapi.UInt64Value{Value: sample.SwapUsage},

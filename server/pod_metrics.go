@@ -205,28 +205,44 @@ func (s *Server) containerMetrics(c *store.Container, inc func(string) bool) []*
 // diskMetrics reports the container's writable layer: the bytes it holds
 // and the filesystem it lives on.
 func (s *Server) diskMetrics(mb *metricBuilder, c *store.Container) {
+	w, ok := writableLayer(c)
+	if !ok {
+		return
+	}
+	mb.add("container_fs_usage_bytes", w.usedBytes, w.upper)
+	mb.add("container_fs_limit_bytes", w.fs.Blocks*uint64(w.fs.Bsize), w.upper)
+	mb.add("container_fs_inodes_total", w.fs.Files, w.upper)
+	mb.add("container_fs_inodes_free", w.fs.Ffree, w.upper)
+}
+
+// layerUsage is what a container's writable (overlay upper) layer holds.
+type layerUsage struct {
+	upper                 string
+	usedBytes, usedInodes uint64
+	fs                    syscall.Statfs_t
+}
+
+// writableLayer walks the container's overlay upper directory, the files
+// it created or changed. False when the rootfs is not an overlay mount.
+func writableLayer(c *store.Container) (layerUsage, bool) {
 	if filepath.Base(c.RootFS) != "merged" {
-		return
+		return layerUsage{}, false
 	}
-	upper := filepath.Join(filepath.Dir(c.RootFS), "diff")
-	var fsStat syscall.Statfs_t
-	if err := syscall.Statfs(upper, &fsStat); err != nil {
-		return
+	u := layerUsage{upper: filepath.Join(filepath.Dir(c.RootFS), "diff")}
+	if err := syscall.Statfs(u.upper, &u.fs); err != nil {
+		return layerUsage{}, false
 	}
-	var used uint64
-	_ = filepath.WalkDir(upper, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
+	_ = filepath.WalkDir(u.upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == u.upper {
 			return nil
 		}
+		u.usedInodes++
 		if info, err := d.Info(); err == nil && info.Mode().IsRegular() {
-			used += uint64(info.Size())
+			u.usedBytes += uint64(info.Size())
 		}
 		return nil
 	})
-	mb.add("container_fs_usage_bytes", used, upper)
-	mb.add("container_fs_limit_bytes", fsStat.Blocks*uint64(fsStat.Bsize), upper)
-	mb.add("container_fs_inodes_total", fsStat.Files, upper)
-	mb.add("container_fs_inodes_free", fsStat.Ffree, upper)
+	return u, true
 }
 
 // processCounts counts the open descriptors, sockets and threads of pids.

@@ -117,7 +117,7 @@ func Run(ctx context.Context, o Options) error {
 
 	var m *metrics.Metrics
 	if cfg.Metrics.EnableMetrics {
-		m = metrics.New(nil)
+		m = metrics.New(srv.ContainerStates)
 		ms, err := metrics.Serve(cfg.Metrics, m, log)
 		if err != nil {
 			return err

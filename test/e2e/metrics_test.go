@@ -74,3 +74,21 @@ func TestMetricsEndpointCountsRPCs(t *testing.T) {
 		t.Error("latency histogram does not count Version")
 	}
 }
+
+func TestMetricsCountContainersByState(t *testing.T) {
+	d := containerDaemon(t)
+	port := freePort(t)
+	d.WriteDropIn("60-metrics.conf", fmt.Sprintf("[crio.metrics]\nenable_metrics = true\nmetrics_port = %d\n", port))
+	d.Stop()
+	d.Start()
+	podID, pc := pod(t, d, "counted")
+	run(t, d, podID, pc, ctrConfig("a", []string{"sleep", "3600"}))
+	create(t, d, podID, pc, ctrConfig("b", []string{"sleep", "3600"}))
+	body := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if n := counter(t, body, `crio_containers{state="running"}`); n != 1 {
+		t.Errorf("running containers gauge = %d, want 1", n)
+	}
+	if n := counter(t, body, `crio_containers{state="created"}`); n != 1 {
+		t.Errorf("created containers gauge = %d, want 1", n)
+	}
+}

@@ -48,6 +48,26 @@ func TestContainerStatsShowCPUAndMemory(t *testing.T) {
 		t.Errorf("working set after writing 50 MiB to tmpfs = %.1f MiB, want 50-70", float64(workingSet)/mib)
 	}
 
+	layer := func() (uint64, uint64) {
+		t.Helper()
+		r, err := d.Runtime.ContainerStats(ctx, &runtimeapi.ContainerStatsRequest{ContainerId: filler})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := r.Stats.GetWritableLayer()
+		if w.GetFsId().GetMountpoint() == "" {
+			t.Fatalf("no writable layer in %v", r.Stats)
+		}
+		return w.GetUsedBytes().GetValue(), w.GetInodesUsed().GetValue()
+	}
+	bytesBefore, inodesBefore := layer()
+	if _, err := d.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: filler, Cmd: []string{"sh", "-c", "head -c 1048576 /dev/zero > /written"}, Timeout: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if b, i := layer(); b < bytesBefore+1<<20 || i <= inodesBefore {
+		t.Errorf("writable layer went from %d bytes/%d inodes to %d/%d after writing 1 MiB", bytesBefore, inodesBefore, b, i)
+	}
+
 	one, err := d.Runtime.ContainerStats(ctx, &runtimeapi.ContainerStatsRequest{ContainerId: burner})
 	if err != nil {
 		t.Fatal(err)
