@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
@@ -31,6 +32,36 @@ const IfName = "eth0"
 type Manager struct {
 	cni     *libcni.CNIConfig
 	watcher *Watcher
+	// podCIDRs are the node's pod ranges from UpdateRuntimeConfig, passed
+	// to plugins that take the ipRanges capability.
+	podCIDRs atomic.Pointer[[]string]
+}
+
+// SetPodCIDRs records the node's pod CIDRs ("10.1.0.0/24" or, dual-stack,
+// "10.1.0.0/24,fd00::/64", as the kubelet sends them) for pods set up from
+// now on; "" clears them.
+func (m *Manager) SetPodCIDRs(cidrs string) error {
+	var out []string
+	for _, c := range strings.Split(cidrs, ",") {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(c); err != nil {
+			return fmt.Errorf("pod CIDR %q: %w", c, err)
+		}
+		out = append(out, c)
+	}
+	m.podCIDRs.Store(&out)
+	return nil
+}
+
+// PodCIDRs returns the pod CIDRs in force.
+func (m *Manager) PodCIDRs() []string {
+	if p := m.podCIDRs.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // NewManager runs plugins from pluginDirs, keeps libcni's cache in
@@ -90,6 +121,14 @@ func (m *Manager) Prepare(pod Pod) (*Attachment, error) {
 	}
 	if bw != nil {
 		caps["bandwidth"] = bw
+	}
+	if cidrs := m.PodCIDRs(); len(cidrs) > 0 {
+		// One range set per CIDR, as host-local's ipRanges takes them.
+		ranges := make([][]map[string]string, 0, len(cidrs))
+		for _, c := range cidrs {
+			ranges = append(ranges, []map[string]string{{"subnet": c}})
+		}
+		caps["ipRanges"] = ranges
 	}
 	return &Attachment{
 		ConfList:    list.Bytes,

@@ -1,0 +1,48 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	osexec "os/exec"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/test/framework"
+)
+
+func TestUpdateRuntimeConfigPodCIDRReachesIPAM(t *testing.T) {
+	requireRoot(t)
+	d := framework.NewDaemon(t, framework.Options{NoCNI: true})
+	n := subnetSeq.Add(1) % 250
+	bridge := fmt.Sprintf("crtcidr%d", n)
+	t.Cleanup(func() { _ = osexec.Command("ip", "link", "del", bridge).Run() })
+	// host-local gets no range of its own: only the kubelet's pod CIDR,
+	// passed through the ipRanges capability, lets it hand out an IP.
+	d.WriteCNIConfig("05-cidr.conflist", fmt.Sprintf(`{"cniVersion": "1.0.0", "name": "crt-cidr%d", "plugins": [
+	  {"type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": false, "capabilities": {"ipRanges": true},
+	   "ipam": {"type": "host-local", "dataDir": %q}}]}`,
+		n, bridge, filepath.Join(d.Dir, "ipam")))
+	ctx := framework.Ctx(t)
+	_, err := d.Runtime.UpdateRuntimeConfig(ctx, &runtimeapi.UpdateRuntimeConfigRequest{RuntimeConfig: &runtimeapi.RuntimeConfig{
+		NetworkConfig: &runtimeapi.NetworkConfig{PodCidr: "not-a-cidr"}}})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("malformed pod CIDR: %v, want InvalidArgument", err)
+	}
+	cidr := fmt.Sprintf("10.223.%d.0/24", n)
+	if _, err := d.Runtime.UpdateRuntimeConfig(ctx, &runtimeapi.UpdateRuntimeConfigRequest{RuntimeConfig: &runtimeapi.RuntimeConfig{
+		NetworkConfig: &runtimeapi.NetworkConfig{PodCidr: cidr}}}); err != nil {
+		t.Fatal(err)
+	}
+	id := runPod(t, d, podConfig("cidr"))
+	st, _ := podStatus(t, d, id)
+	ip := net.ParseIP(st.GetNetwork().GetIp())
+	_, want, _ := net.ParseCIDR(cidr)
+	if ip == nil || !want.Contains(ip) {
+		t.Errorf("pod IP %q not in the kubelet's pod CIDR %s", st.GetNetwork().GetIp(), cidr)
+	}
+	removePod(t, d, id)
+}
