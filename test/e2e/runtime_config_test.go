@@ -3,8 +3,10 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -45,4 +47,41 @@ func TestUpdateRuntimeConfigPodCIDRReachesIPAM(t *testing.T) {
 		t.Errorf("pod IP %q not in the kubelet's pod CIDR %s", st.GetNetwork().GetIp(), cidr)
 	}
 	removePod(t, d, id)
+}
+
+func TestUpdatePodSandboxResourcesSetsThePodCgroup(t *testing.T) {
+	requireRoot(t)
+	d := framework.NewDaemon(t, framework.Options{})
+	parent := fmt.Sprintf("/crio-e2e-%d/pod-update", subnetSeq.Add(1))
+	id := runPod(t, d, podConfig("resize", func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = parent }))
+	t.Cleanup(func() { removePod(t, d, id) })
+	ctx := framework.Ctx(t)
+	const mib = 1 << 20
+	if _, err := d.Runtime.UpdatePodSandboxResources(ctx, &runtimeapi.UpdatePodSandboxResourcesRequest{
+		PodSandboxId: id,
+		Resources:    &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 96 * mib, CpuShares: 512, CpuPeriod: 100000, CpuQuota: 50000},
+		Overhead:     &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 32 * mib},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	read := func(p string) string {
+		t.Helper()
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if got := read(filepath.Join("/sys/fs/cgroup/memory", parent, "memory.limit_in_bytes")); got != fmt.Sprint(128*mib) {
+		t.Errorf("pod memory limit %s, want resources + overhead = %d", got, 128*mib)
+	}
+	if got := read(filepath.Join("/sys/fs/cgroup/cpu", parent, "cpu.shares")); got != "512" {
+		t.Errorf("pod cpu.shares %s, want 512", got)
+	}
+	if got := read(filepath.Join("/sys/fs/cgroup/cpu", parent, "cpu.cfs_quota_us")); got != "50000" {
+		t.Errorf("pod cpu quota %s, want 50000", got)
+	}
+	if _, err := d.Runtime.UpdatePodSandboxResources(ctx, &runtimeapi.UpdatePodSandboxResourcesRequest{PodSandboxId: "nonexistent"}); status.Code(err) != codes.NotFound {
+		t.Errorf("unknown pod: %v, want NotFound", err)
+	}
 }
