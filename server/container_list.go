@@ -116,3 +116,11 @@ func (s *Server) ContainerStates() map[string]int {
 	}
 	return out
 }
+
+// OnOOM sets a function told of each OOM-killed container; set it before
+// serving.
+func (s *Server) OnOOM(f func()) {
+	if s.containers != nil {
+		s.containers.OnOOM(f)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,6 +49,10 @@ type SandboxLookup func(id string) (*store.Sandbox, error)
 
 // Manager owns the containers.
 type Manager struct {
+	// onOOM, when set, is told of each container the OOM killer ended.
+	// Atomic: the exit monitor may already run when it is set.
+	onOOM atomic.Pointer[func()]
+
 	cfg        *config.Live
 	log        *slog.Logger
 	store      cstorage.Store
@@ -133,9 +138,16 @@ func (m *Manager) recordExit(c *store.Container) {
 			m.log.Error("saving container state", "id", c.ID, "error", err)
 		}
 		m.log.Info("container exited", "id", c.ID, "code", st.Code, "reason", st.Reason)
+		if f := m.onOOM.Load(); f != nil && st.Reason == oci.ReasonOOMKilled {
+			(*f)()
+		}
 		m.event(c, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
 	}
 }
+
+// OnOOM sets a function told of each OOM-killed container (for metrics).
+// Set it before serving.
+func (m *Manager) OnOOM(f func()) { m.onOOM.Store(&f) }
 
 // restore reloads containers from their state files after a restart and
 // learns what happened to them meanwhile from conmon's files.

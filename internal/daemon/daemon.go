@@ -118,6 +118,8 @@ func Run(ctx context.Context, o Options) error {
 	var m *metrics.Metrics
 	if cfg.Metrics.EnableMetrics {
 		m = metrics.New(srv.ContainerStates)
+		images.OnPull(m.ImagePulled)
+		srv.OnOOM(m.OOMKilled)
 		ms, err := metrics.Serve(cfg.Metrics, m, log)
 		if err != nil {
 			return err

@@ -55,7 +55,19 @@ type PullOptions struct {
 
 // Pull pulls name and returns the image ID. Concurrent pulls of the same
 // name with the same credentials share one download.
-func (s *Service) Pull(ctx context.Context, name string, o PullOptions) (string, error) {
+func (s *Service) Pull(ctx context.Context, name string, o PullOptions) (id string, err error) {
+	if s.onPull != nil {
+		start := time.Now()
+		defer func() {
+			var size int64
+			if err == nil {
+				if img, serr := s.store.Image(id); serr == nil {
+					size, _ = s.store.ImageSize(img.ID)
+				}
+			}
+			s.onPull(size, time.Since(start), err)
+		}()
+	}
 	if name == "" {
 		return "", fmt.Errorf("%w: empty image name", ErrInvalidName)
 	}

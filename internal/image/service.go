@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	cstorage "go.podman.io/storage"
@@ -42,6 +43,9 @@ type Service struct {
 	pulls pullGroup
 	seen  atomic.Pointer[config.Config] // the config the registries cache was read under
 
+	// onPull, when set, is told of every finished pull (for metrics).
+	onPull func(bytes int64, d time.Duration, err error)
+
 	mu    sync.Mutex
 	cache map[string]*cachedInfo // image ID -> facts that never change for an ID
 	Usage map[string]Usage       // image layer ID -> disk Usage (image layers are immutable)
@@ -61,6 +65,10 @@ func New(store cstorage.Store, cfg *config.Live, log *slog.Logger) *Service {
 		Usage: map[string]Usage{},
 	}
 }
+
+// OnPull sets a function told of every finished pull: the image's size
+// on success, how long it took, and the error. Set it before serving.
+func (s *Service) OnPull(f func(bytes int64, d time.Duration, err error)) { s.onPull = f }
 
 // config returns the config in force. After a reload (the daemon swaps
 // in a new *Config on SIGHUP) it drops go.podman.io/image's cache of

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -90,5 +91,29 @@ func TestMetricsCountContainersByState(t *testing.T) {
 	}
 	if n := counter(t, body, `crio_containers{state="created"}`); n != 1 {
 		t.Errorf("created containers gauge = %d, want 1", n)
+	}
+
+	// Pulls and OOM kills are counted.
+	mustPull(t, d, ctrImage)
+	if _, err := pull(t, d, sharedRegistry(t).Addr+"/no/such/image:1", nil); err == nil {
+		t.Fatal("pull of a missing image succeeded")
+	}
+	oom := run(t, d, podID, pc, ctrConfig("oom", []string{"sh", "-c", "a=xxxxxxxxxxxxxxxx; while true; do a=$a$a; done"},
+		func(c *runtimeapi.ContainerConfig) { c.Linux.Resources.MemoryLimitInBytes = 16 << 20 }))
+	if st := waitExited(t, d, oom, 60*time.Second); st.Reason != "OOMKilled" {
+		t.Fatalf("container did not die of OOM: %v", st)
+	}
+	body = scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	for series, want := range map[string]int{
+		`crio_image_pulls_total{result="success"}`: 1,
+		`crio_image_pulls_total{result="failure"}`: 1,
+		`crio_containers_oom_total`:                1,
+	} {
+		if n := counter(t, body, series); n != want {
+			t.Errorf("%s = %d, want %d", series, n, want)
+		}
+	}
+	if counter(t, body, `crio_image_pulls_bytes_total`) == 0 {
+		t.Error("pulled bytes not counted")
 	}
 }
