@@ -91,10 +91,21 @@ func (s *Server) listContainerStats(f *runtimeapi.ContainerStatsFilter) []*runti
 	return out
 }
 
-// containerStats reads the container's cgroup. A container that has not
+// containerStats is the container's latest sample: from the background
+// collector when one runs and has sampled it, else read now.
+func (s *Server) containerStats(c *store.Container) *runtimeapi.ContainerStats {
+	if s.collector != nil {
+		if st, ok := s.collector.get(c.ID); ok {
+			return st
+		}
+	}
+	return s.sampleContainer(c)
+}
+
+// sampleContainer reads the container's cgroup. A container that has not
 // started or has exited still gets an entry with its attributes and a
 // timestamp (zero usage), as the kubelet expects one per container.
-func (s *Server) containerStats(c *store.Container) *runtimeapi.ContainerStats {
+func (s *Server) sampleContainer(c *store.Container) *runtimeapi.ContainerStats {
 	st := &runtimeapi.ContainerStats{
 		Attributes: &runtimeapi.ContainerAttributes{
 			Id:          c.ID,

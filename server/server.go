@@ -5,6 +5,7 @@ package server
 
 import (
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -41,6 +42,9 @@ type Server struct {
 	events *events.Broadcaster
 	// cpu holds the previous CPU sample per container for usage rates.
 	cpu cpuSamples
+	// collector samples container stats in the background; nil when
+	// stats_collection_period is 0 (sampled on demand).
+	collector *statsCollector
 
 	// containers runs the container RPCs; nil when built without a
 	// storage store (they answer Unimplemented then).
@@ -96,6 +100,7 @@ func New(opts Options) (*Server, error) {
 			m.Close()
 			return nil, err
 		}
+		s.collector = s.startStatsCollector(time.Duration(opts.Config.Get().Stats.StatsCollectionPeriod) * time.Second)
 	}
 	return s, nil
 }
@@ -108,6 +113,9 @@ func (s *Server) Register(g *grpc.Server) {
 
 // Close releases what the server holds. Containers keep running.
 func (s *Server) Close() error {
+	if s.collector != nil {
+		s.collector.close()
+	}
 	if s.stream != nil {
 		s.stream.Close()
 	}

@@ -134,7 +134,7 @@ type MetricsConfig struct {
 
 // StatsConfig is [crio.stats].
 type StatsConfig struct {
-	StatsCollectionPeriod int      `toml:"stats_collection_period" doc:"Seconds between background stats collections; 0 collects on demand (only on-demand collection is implemented)."`
+	StatsCollectionPeriod int      `toml:"stats_collection_period" doc:"Seconds between background samples of every container's stats, which the stats RPCs then answer from memory; 0 samples on demand."`
 	CollectionPeriod      int      `toml:"collection_period" doc:"Accepted for CRI-O compatibility: pod metrics are collected when asked for."`
 	IncludedPodMetrics    []string `toml:"included_pod_metrics" doc:"Metric groups the CRI metrics RPCs report: \"cpu\", \"memory\", \"network\", \"oom\", \"process\", \"disk\", \"diskIO\", \"spec\"; empty reports every group."`
 }

@@ -157,3 +157,40 @@ func TestPodSandboxStatsShowCgroupNetworkAndContainers(t *testing.T) {
 		t.Errorf("crictl statsp: %v\n%s", err, out)
 	}
 }
+
+func TestStatsCollectedInTheBackground(t *testing.T) {
+	d := containerDaemon(t)
+	d.WriteDropIn("60-stats.conf", "[crio.stats]\nstats_collection_period = 1\n")
+	d.Stop()
+	d.Start()
+	podID, pc := pod(t, d, "bgstats")
+	id := run(t, d, podID, pc, ctrConfig("busy", []string{"sh", "-c", "while :; do :; done"}))
+	ctx := framework.Ctx(t)
+	sample := func() *runtimeapi.ContainerStats {
+		t.Helper()
+		r, err := d.Runtime.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{Filter: &runtimeapi.ContainerStatsFilter{Id: id}})
+		if err != nil || len(r.Stats) != 1 {
+			t.Fatalf("ListContainerStats: %v, %v", r, err)
+		}
+		return r.Stats[0]
+	}
+	// Once the collector has sampled the new container, back-to-back
+	// calls answer its sample from memory: the same timestamp twice.
+	var first *runtimeapi.ContainerStats
+	cached := false
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !cached; time.Sleep(100 * time.Millisecond) {
+		first = sample()
+		cached = sample().Cpu.Timestamp == first.Cpu.Timestamp
+	}
+	if !cached {
+		t.Fatal("every call sampled anew with a 1 s collection period")
+	}
+	time.Sleep(2500 * time.Millisecond)
+	later := sample()
+	if later.Cpu.Timestamp <= first.Cpu.Timestamp {
+		t.Errorf("no newer sample after 2.5 s: %d then %d", first.Cpu.Timestamp, later.Cpu.Timestamp)
+	}
+	if later.Cpu.GetUsageNanoCores().GetValue() < 100_000_000 {
+		t.Errorf("background CPU rate of a busy loop = %d nanocores", later.Cpu.GetUsageNanoCores().GetValue())
+	}
+}
