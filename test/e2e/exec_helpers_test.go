@@ -141,37 +141,9 @@ func procStatusKB(t *testing.T, pid int, field string) int64 {
 	return 0
 }
 
-var (
-	crictlOnce sync.Once
-	crictlPath string
-	crictlErr  error
-)
-
-// crictl builds crictl from the version pinned in hack/tools once per
-// test process.
-func crictl(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CRICTL"); p != "" {
-		return p
-	}
-	crictlOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "crio-crictl-")
-		if err != nil {
-			crictlErr = err
-			return
-		}
-		crictlPath = filepath.Join(dir, "crictl")
-		cmd := exec.Command("go", "build", "-o", crictlPath, "sigs.k8s.io/cri-tools/cmd/crictl")
-		cmd.Dir = filepath.Join(framework.RepoRoot(), "hack", "tools")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			crictlErr = fmt.Errorf("building crictl: %v\n%s", err, out)
-		}
-	})
-	if crictlErr != nil {
-		t.Fatal(crictlErr)
-	}
-	return crictlPath
-}
+// crictl is the crictl the framework builds once per test process from
+// the version hack/tools pins ($CRICTL_BINARY overrides it).
+func crictl(t *testing.T) string { return framework.Crictl(t) }
 
 func (e *execEnv) crictlCmd(t *testing.T, args ...string) *exec.Cmd {
 	full := append([]string{"--runtime-endpoint", "unix://" + e.d.Socket, "--image-endpoint", "unix://" + e.d.Socket, "--timeout", "30s"}, args...)
