@@ -11,10 +11,6 @@ import (
 	"github.com/crio/crio/internal/store"
 )
 
-// containerStreamChunk is how many containers one StreamContainers message
-// carries.
-const containerStreamChunk = 100
-
 // ListContainers lists containers from memory, filtered by ID (or unique
 // prefix), state, pod sandbox ID (or unique prefix) and labels (all must
 // match), newest first.
@@ -31,15 +27,9 @@ func (s *Server) StreamContainers(req *runtimeapi.StreamContainersRequest, strea
 	if err := s.containersServed(); err != nil {
 		return err
 	}
-	items := s.listContainers(req.GetFilter())
-	for len(items) > 0 {
-		n := min(containerStreamChunk, len(items))
-		if err := stream.Send(&runtimeapi.StreamContainersResponse{Containers: items[:n]}); err != nil {
-			return err
-		}
-		items = items[n:]
-	}
-	return nil
+	return sendChunks(s.listContainers(req.GetFilter()), func(items []*runtimeapi.Container) error {
+		return stream.Send(&runtimeapi.StreamContainersResponse{Containers: items})
+	})
 }
 
 // selectContainers returns the containers a filter selects: by ID or

@@ -25,14 +25,9 @@ func (s *Server) StreamImages(req *runtimeapi.StreamImagesRequest, stream runtim
 	if err != nil {
 		return imageError(err)
 	}
-	for len(imgs) > 0 {
-		n := min(len(imgs), streamChunk)
-		if err := stream.Send(&runtimeapi.StreamImagesResponse{Images: imgs[:n]}); err != nil {
-			return err
-		}
-		imgs = imgs[n:]
-	}
-	return nil
+	return sendChunks(imgs, func(items []*runtimeapi.Image) error {
+		return stream.Send(&runtimeapi.StreamImagesResponse{Images: items})
+	})
 }
 
 func (s *Server) listImages(f *runtimeapi.ImageFilter) ([]*runtimeapi.Image, error) {

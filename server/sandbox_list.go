@@ -21,15 +21,9 @@ func (s *Server) ListPodSandbox(_ context.Context, req *runtimeapi.ListPodSandbo
 // StreamPodSandboxes is ListPodSandbox in chunks, for nodes whose list
 // would pass the gRPC message limit.
 func (s *Server) StreamPodSandboxes(req *runtimeapi.StreamPodSandboxesRequest, stream grpc.ServerStreamingServer[runtimeapi.StreamPodSandboxesResponse]) error {
-	items := s.listSandboxes(req.GetFilter())
-	for len(items) > 0 {
-		n := min(streamChunk, len(items))
-		if err := stream.Send(&runtimeapi.StreamPodSandboxesResponse{PodSandboxes: items[:n]}); err != nil {
-			return err
-		}
-		items = items[n:]
-	}
-	return nil
+	return sendChunks(s.listSandboxes(req.GetFilter()), func(items []*runtimeapi.PodSandbox) error {
+		return stream.Send(&runtimeapi.StreamPodSandboxesResponse{PodSandboxes: items})
+	})
 }
 
 // selectSandboxes returns the sandbox an ID (or unique prefix) names, or

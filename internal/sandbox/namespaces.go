@@ -121,21 +121,7 @@ func pinOnThread(o PinOptions) (p *Pinned, err error) {
 		if !want {
 			return nil
 		}
-		path := filepath.Join(o.Dir, dirName, o.ID)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("creating namespace dir: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
-		if err != nil {
-			return fmt.Errorf("creating %s pin: %w", kind, err)
-		}
-		f.Close()
-		*dst = path // from here Release removes it
-		src := fmt.Sprintf("/proc/self/task/%d/ns/%s", tid, kind)
-		if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("pinning %s namespace on %s: %w", kind, path, err)
-		}
-		return nil
+		return pinNamespace(kind, fmt.Sprintf("/proc/self/task/%d/ns/%s", tid, kind), filepath.Join(o.Dir, dirName, o.ID), dst)
 	}
 	if err := pin("net", "netns", o.Net, &p.Net); err != nil {
 		return p, err
@@ -292,4 +278,24 @@ func ProcessStartTime(pid int) (uint64, error) {
 		return 0, fmt.Errorf("process %d is a zombie", pid)
 	}
 	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// pinNamespace bind-mounts the namespace file src onto a new file at path,
+// so that the namespace outlives every process in it. It sets *dst to path
+// as soon as the file exists, so that Release removes it even when the
+// mount fails.
+func pinNamespace(kind, src, path string, dst *string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating namespace dir: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+	if err != nil {
+		return fmt.Errorf("creating %s pin: %w", kind, err)
+	}
+	f.Close()
+	*dst = path
+	if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("pinning %s namespace on %s: %w", kind, path, err)
+	}
+	return nil
 }

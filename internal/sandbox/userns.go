@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -93,20 +92,7 @@ func pinWithUserNS(o PinOptions) (p *Pinned, err error) {
 	p.InfraStartTime, _ = ProcessStartTime(pid)
 
 	pin := func(kind, dirName string, dst *string) error {
-		path := filepath.Join(o.Dir, dirName, o.ID)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("creating namespace dir: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
-		if err != nil {
-			return fmt.Errorf("creating %s pin: %w", kind, err)
-		}
-		f.Close()
-		*dst = path
-		if err := unix.Mount(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), path, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("pinning %s namespace on %s: %w", kind, path, err)
-		}
-		return nil
+		return pinNamespace(kind, fmt.Sprintf("/proc/%d/ns/%s", pid, kind), filepath.Join(o.Dir, dirName, o.ID), dst)
 	}
 	for _, n := range []struct {
 		kind, dir string
