@@ -11,6 +11,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/container"
+	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/store"
 )
 
@@ -51,6 +52,8 @@ func containerError(what string, err error) error {
 		return status.Error(codes.FailedPrecondition, msg)
 	case errors.Is(err, container.ErrImageMissing):
 		return status.Error(codes.NotFound, msg)
+	case errors.As(err, new(*nri.PluginError)):
+		return status.Error(codes.FailedPrecondition, msg)
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, msg)
 	case errors.Is(err, context.DeadlineExceeded):

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
 )
@@ -53,9 +54,12 @@ func sandboxError(what string, err error) error {
 		return err
 	}
 	var se *sandbox.SysctlError
+	var pe *nri.PluginError
 	switch {
 	case errors.As(err, &se):
 		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.As(err, &pe):
+		return status.Error(codes.FailedPrecondition, fmt.Sprintf("%s: %v", what, err))
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, fmt.Sprintf("%s: %v", what, err))
 	case errors.Is(err, context.DeadlineExceeded):
