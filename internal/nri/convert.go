@@ -92,9 +92,11 @@ func Container(c *store.Container, spec *rspec.Spec) *api.Container {
 			Devices:        api.FromOCILinuxDevices(l.Devices),
 			Resources:      api.FromOCILinuxResources(l.Resources, spec.Annotations),
 			CgroupsPath:    l.CgroupsPath,
-			SeccompPolicy:  api.FromOCILinuxSeccomp(l.Seccomp),
 			SeccompProfile: seccompProfile(c.Config.GetLinux().GetSecurityContext().GetSeccomp()),
 			Sysctl:         l.Sysctl,
+		}
+		if l.Seccomp != nil {
+			lc.SeccompPolicy = api.FromOCILinuxSeccomp(l.Seccomp)
 		}
 		if p := spec.Process; p != nil {
 			if p.OOMScoreAdj != nil {

@@ -289,13 +289,18 @@ func (r *Runtime) CreateContainer(ctx context.Context, sb *store.Sandbox, c *sto
 	}
 	ctr := Container(c, spec)
 	ctr.State = api.ContainerState_CONTAINER_UNKNOWN
+	pod := PodSandbox(sb)
 	r.mu.Lock()
-	rpl, err := r.a.CreateContainer(ctx, &api.CreateContainerRequest{Pod: PodSandbox(sb), Container: ctr})
-	if err == nil {
-		err = Adjust(spec, rpl.GetAdjust(), limits)
-	}
+	rpl, err := r.a.CreateContainer(ctx, &api.CreateContainerRequest{Pod: pod, Container: ctr})
 	if err == nil {
 		r.ctrs[c.ID] = ctrCreated
+		if err = Adjust(spec, rpl.GetAdjust(), limits); err != nil {
+			// Plugins may have reserved resources for the container:
+			// tell them it is gone.
+			r.removeLocked(ctx, sb, c)
+		}
+	}
+	if err == nil {
 		if failed := r.applyUpdates(ctx, rpl.GetUpdate()); len(failed) > 0 {
 			r.log.Warn("container updates asked by NRI plugins failed", "containers", len(failed))
 		}
@@ -425,6 +430,10 @@ func (r *Runtime) RemoveContainer(ctx context.Context, sb *store.Sandbox, c *sto
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.removeLocked(ctx, sb, c)
+}
+
+func (r *Runtime) removeLocked(ctx context.Context, sb *store.Sandbox, c *store.Container) {
 	if _, ok := r.ctrs[c.ID]; !ok {
 		return
 	}

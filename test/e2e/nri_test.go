@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containerd/nri/pkg/api"
+	"github.com/containerd/nri/pkg/stub"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/test/framework"
+)
+
+// injector is a small NRI plugin: it adds an environment variable and an
+// annotation to every container, records the events it hears, and makes a
+// hostile adjustment for containers labelled "hostile".
+type injector struct {
+	mu     sync.Mutex
+	events []string
+	ready  chan struct{}
+	once   sync.Once
+}
+
+func (p *injector) record(ev string, ctr *api.Container) {
+	p.mu.Lock()
+	p.events = append(p.events, ev+" "+ctr.GetName())
+	p.mu.Unlock()
+}
+
+func (p *injector) Synchronize(context.Context, []*api.PodSandbox, []*api.Container) ([]*api.ContainerUpdate, error) {
+	p.once.Do(func() { close(p.ready) })
+	return nil, nil
+}
+
+func (p *injector) CreateContainer(_ context.Context, pod *api.PodSandbox, ctr *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
+	p.record("CreateContainer", ctr)
+	adj := &api.ContainerAdjustment{}
+	adj.AddEnv("NRI_INJECTED", "from-plugin")
+	adj.AddAnnotation("nri.test/injected", pod.GetName())
+	if ctr.GetLabels()["hostile"] == "mount" {
+		adj.AddMount(&api.Mount{Destination: "../../etc", Source: "/etc", Type: "bind", Options: []string{"rbind"}})
+	}
+	if ctr.GetLabels()["hostile"] == "device" {
+		adj.AddDevice(&api.LinuxDevice{Path: "/etc/shadow", Type: "c", Major: 1, Minor: 3})
+	}
+	return adj, nil, nil
+}
+
+func (p *injector) StartContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Container) error {
+	p.record("StartContainer", ctr)
+	return nil
+}
+
+func (p *injector) StopContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Container) ([]*api.ContainerUpdate, error) {
+	p.record("StopContainer", ctr)
+	return nil, nil
+}
+
+func (p *injector) RemoveContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Container) error {
+	p.record("RemoveContainer", ctr)
+	return nil
+}
+
+func (p *injector) eventsOf(name string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, e := range p.events {
+		if strings.HasSuffix(e, " "+name) {
+			out = append(out, strings.TrimSuffix(e, " "+name))
+		}
+	}
+	return out
+}
+
+// startPlugin connects p to the daemon's NRI socket and waits until it is
+// synchronised.
+func startPlugin(t *testing.T, d *framework.Daemon, p *injector) stub.Stub {
+	t.Helper()
+	s, err := stub.New(p, stub.WithPluginName("e2e-injector"), stub.WithPluginIdx("10"), stub.WithSocketPath(d.NRISocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-p.ready:
+	case err := <-done:
+		t.Fatalf("NRI plugin stopped before it was synchronised: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("NRI plugin not synchronised within 15s")
+	}
+	return s
+}
+
+// TestNRIPluginInjectsEnvAndAnnotation runs a plugin built on the NRI stub
+// against a real daemon: every container gets the plugin's variable (the
+// process sees it) and annotation (in its OCI spec), the plugin hears the
+// lifecycle in order, its unsolicited update reaches the cgroup record,
+// and hostile adjustments fail the creation and leave nothing behind.
+func TestNRIPluginInjectsEnvAndAnnotation(t *testing.T) {
+	d := containerDaemon(t)
+	p := &injector{ready: make(chan struct{})}
+	s := startPlugin(t, d, p)
+
+	podID, pc := pod(t, d, "nri-inject")
+	id := run(t, d, podID, pc, ctrConfig("env", []string{"sh", "-c", `echo "NRI_INJECTED=$NRI_INJECTED"; sleep 300`}))
+	logPath := filepath.Join(pc.LogDirectory, "env.log")
+	waitFile(t, logPath, "NRI_INJECTED=from-plugin", 10*time.Second)
+
+	var info struct {
+		RuntimeSpec struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"runtimeSpec"`
+	}
+	if err := json.Unmarshal([]byte(ctrStatus(t, d, id).Info["info"]), &info); err != nil {
+		t.Fatal(err)
+	}
+	if got := info.RuntimeSpec.Annotations["nri.test/injected"]; got != "nri-inject" {
+		t.Errorf("annotation nri.test/injected in the container's spec = %q, want the pod name %q", got, "nri-inject")
+	}
+
+	// An update the plugin sends on its own reaches the runtime and the
+	// status record.
+	u := &api.ContainerUpdate{}
+	u.SetContainerId(id)
+	u.SetLinuxCPUShares(512)
+	if failed, err := s.UpdateContainers([]*api.ContainerUpdate{u}); err != nil || len(failed) > 0 {
+		t.Fatalf("UpdateContainers: failed %v, error %v", failed, err)
+	}
+	if got := ctrStatus(t, d, id).Status.GetResources().GetLinux().GetCpuShares(); got != 512 {
+		t.Errorf("cpu shares after the plugin's update = %d, want 512", got)
+	}
+
+	ctx := framework.Ctx(t)
+	if _, err := d.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"CreateContainer", "StartContainer", "StopContainer", "RemoveContainer"}
+	if got := p.eventsOf("env"); !slices.Equal(got, want) {
+		t.Errorf("plugin heard %v for the container, want %v", got, want)
+	}
+
+	for _, hostile := range []string{"mount", "device"} {
+		cfg := ctrConfig("hostile-"+hostile, []string{"true"}, func(c *runtimeapi.ContainerConfig) { c.Labels["hostile"] = hostile })
+		_, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: cfg, SandboxConfig: pc})
+		if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "NRI") {
+			t.Errorf("CreateContainer with a hostile %s adjustment: %v, want FailedPrecondition naming NRI", hostile, err)
+		}
+	}
+	list, err := d.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Containers) != 0 {
+		t.Errorf("containers left after refused adjustments: %v", list.Containers)
+	}
+}
