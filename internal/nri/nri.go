@@ -466,9 +466,9 @@ func pluginError(err error) error {
 // adaptation's metrics callbacks.
 type pluginCounter struct{ n *atomic.Int64 }
 
-func (p pluginCounter) RecordPluginInvocation(string, string, error)        {}
-func (p pluginCounter) RecordPluginLatency(string, string, time.Duration)   {}
-func (p pluginCounter) UpdatePluginCount(n int)                             { p.n.Store(int64(n)) }
+func (p pluginCounter) RecordPluginInvocation(string, string, error)      {}
+func (p pluginCounter) RecordPluginLatency(string, string, time.Duration) {}
+func (p pluginCounter) UpdatePluginCount(n int)                           { p.n.Store(int64(n)) }
 func (p pluginCounter) RecordPluginAdjustments(string, string, *api.ContainerAdjustment, int, int) {
 }
 
