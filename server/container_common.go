@@ -39,10 +39,14 @@ func (s *Server) containersServed() error {
 
 // containerError maps an error of the container manager to a gRPC status.
 func containerError(what string, err error) error {
+	msg := fmt.Sprintf("%s: %v", what, err)
+	// Before FromError: a plugin's error carries the plugin's own status.
+	if errors.As(err, new(*nri.PluginError)) {
+		return status.Error(codes.FailedPrecondition, msg)
+	}
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	msg := fmt.Sprintf("%s: %v", what, err)
 	switch {
 	case errors.Is(err, container.ErrNotFound):
 		return status.Error(codes.NotFound, msg)
@@ -52,8 +56,6 @@ func containerError(what string, err error) error {
 		return status.Error(codes.FailedPrecondition, msg)
 	case errors.Is(err, container.ErrImageMissing):
 		return status.Error(codes.NotFound, msg)
-	case errors.As(err, new(*nri.PluginError)):
-		return status.Error(codes.FailedPrecondition, msg)
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, msg)
 	case errors.Is(err, context.DeadlineExceeded):

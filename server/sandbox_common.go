@@ -50,16 +50,17 @@ func (s *Server) getSandbox(id string) (*store.Sandbox, error) {
 
 // sandboxError maps an error from setting a sandbox up to a gRPC status.
 func sandboxError(what string, err error) error {
+	// Before FromError: a plugin's error carries the plugin's own status.
+	if errors.As(err, new(*nri.PluginError)) {
+		return status.Error(codes.FailedPrecondition, fmt.Sprintf("%s: %v", what, err))
+	}
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
 	var se *sandbox.SysctlError
-	var pe *nri.PluginError
 	switch {
 	case errors.As(err, &se):
 		return status.Error(codes.InvalidArgument, err.Error())
-	case errors.As(err, &pe):
-		return status.Error(codes.FailedPrecondition, fmt.Sprintf("%s: %v", what, err))
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, fmt.Sprintf("%s: %v", what, err))
 	case errors.Is(err, context.DeadlineExceeded):
