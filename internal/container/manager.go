@@ -516,10 +516,12 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 		return err
 	}
 	c.Lock()
-	defer c.Unlock()
-	if err := m.stopLocked(ctx, c, timeout); err != nil {
+	err = m.stopLocked(ctx, c, timeout)
+	c.Unlock()
+	if err != nil {
 		return err
 	}
+	// Without the container's lock: plugins' answers may update it.
 	m.nriStopped(ctx, c)
 	return nil
 }
@@ -550,16 +552,33 @@ func (m *Manager) remove(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	removed, err := m.removeLocked(ctx, c)
+	if err != nil || !removed {
+		return err
+	}
+	// Without the container's lock: plugins' answers may update others,
+	// which could be waiting for NRI with their own lock held.
+	if m.nri.Active() {
+		if sb, err := m.sandboxes(c.SandboxID); err == nil {
+			m.nri.RemoveContainer(ctx, sb, c)
+		}
+	}
+	return nil
+}
+
+// removeLocked removes c under its lock; it reports false when another
+// call removed it first.
+func (m *Manager) removeLocked(ctx context.Context, c *store.Container) (bool, error) {
 	c.Lock()
 	defer c.Unlock()
 	if _, err := m.Containers.Get(c.ID); err != nil {
-		return nil // removed while we waited for the lock
+		return false, nil // removed while we waited for the lock
 	}
 	if err := m.stopLocked(ctx, c, 0); err != nil {
-		return err
+		return false, err
 	}
 	if err := m.rt.Delete(context.WithoutCancel(ctx), &c.Runtime); err != nil {
-		return fmt.Errorf("removing container %s from the runtime: %w", c.ID, err)
+		return false, fmt.Errorf("removing container %s from the runtime: %w", c.ID, err)
 	}
 	m.unmountImageVolumes(c.Mounts)
 	m.deleteStorage(c.ID)
@@ -567,14 +586,9 @@ func (m *Manager) remove(ctx context.Context, id string) error {
 	os.RemoveAll(c.Runtime.Bundle)
 	m.Containers.Delete(c.ID)
 	m.Containers.Names.Release(c.Name, c.ID)
-	if m.nri.Active() {
-		if sb, err := m.sandboxes(c.SandboxID); err == nil {
-			m.nri.RemoveContainer(ctx, sb, c)
-		}
-	}
 	m.log.Info("removed container", "id", c.ID)
 	m.event(c, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT)
-	return nil
+	return true, nil
 }
 
 // Update applies and records new resources.
@@ -667,8 +681,9 @@ func (m *Manager) StopPod(ctx context.Context, sandboxID string, timeout time.Du
 		go func() {
 			defer wg.Done()
 			c.Lock()
-			defer c.Unlock()
-			if err := m.stopLocked(ctx, c, timeout); err != nil {
+			err := m.stopLocked(ctx, c, timeout)
+			c.Unlock()
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()

@@ -158,7 +158,6 @@ func (r *Runtime) BlockSync() func() {
 // creation or removal is between its hook and the store meanwhile.
 func (r *Runtime) syncPlugin(ctx context.Context, cb nri.SyncCB) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	pods, ctrs := r.domain.List()
 	r.log.Info("synchronising an NRI plugin", "pods", len(pods), "containers", len(ctrs))
 	clear(r.ctrs)
@@ -173,6 +172,7 @@ func (r *Runtime) syncPlugin(ctx context.Context, cb nri.SyncCB) error {
 		}
 	}
 	updates, err := cb(ctx, pods, ctrs)
+	r.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,9 @@ func (r *Runtime) updateFromPlugin(ctx context.Context, updates []*api.Container
 }
 
 // applyUpdates applies resource updates and returns the ones that failed.
-// A failure of an update marked IgnoreFailure is only logged.
+// A failure of an update marked IgnoreFailure is only logged. Never called
+// with r.mu held: an update takes a container's lock, which a goroutine
+// may hold while it waits for r.mu (StartContainer does).
 func (r *Runtime) applyUpdates(ctx context.Context, updates []*api.ContainerUpdate) []*api.ContainerUpdate {
 	var failed []*api.ContainerUpdate
 	for _, u := range updates {
@@ -292,20 +294,20 @@ func (r *Runtime) CreateContainer(ctx context.Context, sb *store.Sandbox, c *sto
 	pod := PodSandbox(sb)
 	r.mu.Lock()
 	rpl, err := r.a.CreateContainer(ctx, &api.CreateContainerRequest{Pod: pod, Container: ctr})
+	var updates []*api.ContainerUpdate
 	if err == nil {
 		r.ctrs[c.ID] = ctrCreated
+		updates = rpl.GetUpdate()
 		if err = Adjust(spec, rpl.GetAdjust(), limits); err != nil {
 			// Plugins may have reserved resources for the container:
 			// tell them it is gone.
-			r.removeLocked(ctx, sb, c)
-		}
-	}
-	if err == nil {
-		if failed := r.applyUpdates(ctx, rpl.GetUpdate()); len(failed) > 0 {
-			r.log.Warn("container updates asked by NRI plugins failed", "containers", len(failed))
+			updates = r.removeLocked(ctx, sb, c)
 		}
 	}
 	r.mu.Unlock()
+	if failed := r.applyUpdates(ctx, updates); len(failed) > 0 {
+		r.log.Warn("container updates asked by NRI plugins failed", "containers", len(failed))
+	}
 	if err != nil {
 		return pluginError(err)
 	}
@@ -363,30 +365,27 @@ func (r *Runtime) UpdateContainer(ctx context.Context, sb *store.Sandbox, c *sto
 	pod := PodSandbox(sb)
 	r.mu.Lock()
 	rpl, err := r.a.UpdateContainer(ctx, &api.UpdateContainerRequest{Pod: pod, Container: ctr, LinuxResources: criResources(res)})
-	var out = res
-	if err == nil {
-		// The adaptation folds a plugin's change of this container into
-		// an update for it; the others are other containers'.
-		var others []*api.ContainerUpdate
-		for _, u := range rpl.GetUpdate() {
-			if u.GetContainerId() == c.ID {
-				if mine := u.GetLinux().GetResources(); mine != nil {
-					if _, err = checkResources(mine); err == nil {
-						out = CRIResources(mine, res)
-					}
-				}
-				continue
-			}
-			others = append(others, u)
-		}
-		if err == nil {
-			r.applyUpdates(ctx, others)
-		}
-	}
 	r.mu.Unlock()
 	if err != nil {
 		return nil, nil, pluginError(err)
 	}
+	// The adaptation folds a plugin's change of this container into an
+	// update for it; the others are other containers'.
+	out := res
+	var others []*api.ContainerUpdate
+	for _, u := range rpl.GetUpdate() {
+		if u.GetContainerId() != c.ID {
+			others = append(others, u)
+			continue
+		}
+		if mine := u.GetLinux().GetResources(); mine != nil {
+			if _, err := checkResources(mine); err != nil {
+				return nil, nil, pluginError(err)
+			}
+			out = CRIResources(mine, res)
+		}
+	}
+	r.applyUpdates(ctx, others)
 	r.evict(ctx, rpl.GetEvict())
 	return out, func() {
 		r.mu.Lock()
@@ -404,21 +403,24 @@ func (r *Runtime) StopContainer(ctx context.Context, sb *store.Sandbox, c *store
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stopLocked(ctx, sb, c)
+	updates := r.stopLocked(ctx, sb, c)
+	r.mu.Unlock()
+	r.applyUpdates(ctx, updates)
 }
 
-func (r *Runtime) stopLocked(ctx context.Context, sb *store.Sandbox, c *store.Container) {
+// stopLocked sends StopContainer if plugins are owed it and returns the
+// updates they ask for, for the caller to apply without r.mu.
+func (r *Runtime) stopLocked(ctx context.Context, sb *store.Sandbox, c *store.Container) []*api.ContainerUpdate {
 	if st, ok := r.ctrs[c.ID]; !ok || st == ctrStopped {
-		return
+		return nil
 	}
 	r.ctrs[c.ID] = ctrStopped
 	rpl, err := r.a.StopContainer(ctx, &api.StopContainerRequest{Pod: PodSandbox(sb), Container: LoadContainer(c)})
 	if err != nil {
 		r.log.Warn("NRI StopContainer", "id", c.ID, "error", err)
-		return
+		return nil
 	}
-	r.applyUpdates(ctx, rpl.GetUpdate())
+	return rpl.GetUpdate()
 }
 
 // RemoveContainer tells plugins a container is gone (after a stop event
@@ -429,19 +431,23 @@ func (r *Runtime) RemoveContainer(ctx context.Context, sb *store.Sandbox, c *sto
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.removeLocked(ctx, sb, c)
+	updates := r.removeLocked(ctx, sb, c)
+	r.mu.Unlock()
+	r.applyUpdates(ctx, updates)
 }
 
-func (r *Runtime) removeLocked(ctx context.Context, sb *store.Sandbox, c *store.Container) {
+// removeLocked sends StopContainer if owed, then RemoveContainer, and
+// returns the updates plugins asked for at the stop.
+func (r *Runtime) removeLocked(ctx context.Context, sb *store.Sandbox, c *store.Container) []*api.ContainerUpdate {
 	if _, ok := r.ctrs[c.ID]; !ok {
-		return
+		return nil
 	}
-	r.stopLocked(ctx, sb, c)
+	updates := r.stopLocked(ctx, sb, c)
 	delete(r.ctrs, c.ID)
 	if err := r.a.RemoveContainer(ctx, &api.RemoveContainerRequest{Pod: PodSandbox(sb), Container: LoadContainer(c)}); err != nil {
 		r.log.Warn("NRI RemoveContainer", "id", c.ID, "error", err)
 	}
+	return updates
 }
 
 // PluginError marks an error a plugin returned or caused: the server
