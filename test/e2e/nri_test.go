@@ -3,10 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -168,4 +171,37 @@ func TestNRIPluginInjectsEnvAndAnnotation(t *testing.T) {
 	if len(list.Containers) != 0 {
 		t.Errorf("containers left after refused adjustments: %v", list.Containers)
 	}
+}
+
+// TestNRIPreinstalledPluginStartsWithDaemon installs a plugin in
+// nri_plugin_dir with a configuration in nri_plugin_config_dir: the
+// restarted daemon starts it, synchronises it with the container that
+// survived the restart, and the plugin's adjustment reaches new
+// containers.
+func TestNRIPreinstalledPluginStartsWithDaemon(t *testing.T) {
+	d := containerDaemon(t)
+	podID, pc := pod(t, d, "nri-preinstalled")
+	before := run(t, d, podID, pc, ctrConfig("before", []string{"sleep", "300"}))
+
+	if err := os.MkdirAll(d.NRIPluginDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(d.NRIPluginDir, "10-preinstalled"), "./test/e2e/testdata/nriplugin")
+	build.Dir = framework.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the plugin: %v\n%s", err, out)
+	}
+	syncFile := filepath.Join(d.Dir, "plugin-sync")
+	if err := os.MkdirAll(d.NRIConfigDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := "value=from-plugin-config\nsyncfile=" + syncFile + "\n"
+	if err := os.WriteFile(filepath.Join(d.NRIConfigDir, "10-preinstalled.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.Restart(syscall.SIGTERM)
+
+	waitFile(t, syncFile, before+" before", 15*time.Second)
+	run(t, d, podID, pc, ctrConfig("after", []string{"sh", "-c", `echo "PREINSTALLED=$PREINSTALLED"; sleep 300`}))
+	waitFile(t, filepath.Join(pc.LogDirectory, "after.log"), "PREINSTALLED=from-plugin-config", 10*time.Second)
 }

@@ -73,9 +73,9 @@ type Daemon struct {
 	CNIDir  string
 	LogPath string
 	// NRISocket is where NRI plugins connect; NRIPluginDir holds the
-	// plugins the daemon starts itself.
-	NRISocket, NRIPluginDir string
-	Args                    []string
+	// plugins the daemon starts itself, NRIConfigDir their configuration.
+	NRISocket, NRIPluginDir, NRIConfigDir string
+	Args                                  []string
 
 	cmd     *exec.Cmd
 	done    chan struct{}
@@ -116,6 +116,7 @@ func NewDaemon(t testing.TB, o Options) *Daemon {
 		// Never the host's /var/run/nri or /opt/nri: other daemons use them.
 		NRISocket:    filepath.Join(dir, "nri.sock"),
 		NRIPluginDir: filepath.Join(dir, "nri-plugins"),
+		NRIConfigDir: filepath.Join(dir, "nri-conf.d"),
 	}
 	for _, p := range []string{d.DropIns, d.CNIDir} {
 		if err := os.MkdirAll(p, 0o755); err != nil {
@@ -155,7 +156,7 @@ nri_plugin_config_dir = %[14]q
 		filepath.Join(dir, "run", "version"), filepath.Join(dir, "root", "version"),
 		filepath.Join(dir, "root", "clean.shutdown"), d.Socket,
 		filepath.Join(dir, "run", "exits"), filepath.Join(dir, "run"), filepath.Join(dir, "run", "ns"),
-		d.CNIDir, d.NRISocket, d.NRIPluginDir, filepath.Join(dir, "nri-conf.d"))
+		d.CNIDir, d.NRISocket, d.NRIPluginDir, d.NRIConfigDir)
 	if err := os.WriteFile(d.Config, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
