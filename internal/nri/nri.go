@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,8 @@ type Runtime struct {
 	a      *nri.Adaptation
 	log    *slog.Logger
 	domain Domain
+	// socket is the path plugins connect to; "" when connections are off.
+	socket string
 
 	// plugins is the number of registered plugins, kept by the
 	// adaptation through the Metrics interface. Hooks skip all work while
@@ -80,6 +83,9 @@ func New(cfg config.NRIConfig, version string, log *slog.Logger) (*Runtime, erro
 		log = slog.Default()
 	}
 	r := &Runtime{log: log.With("component", "nri"), ctrs: map[string]ctrState{}}
+	if !cfg.DisableConnections {
+		r.socket = cfg.SocketPath
+	}
 	nrilog.Set(slogAdapter{r.log})
 	if cfg.PluginRegistrationTimeout > 0 {
 		nri.SetPluginRegistrationTimeout(cfg.PluginRegistrationTimeout.Std())
@@ -123,6 +129,15 @@ func (r *Runtime) Start(d Domain) error {
 		return nil
 	}
 	r.domain = d
+	// The adaptation removes whatever is at the socket path; another
+	// runtime on this node may serve NRI there (containerd's default is
+	// the same path).
+	if r.socket != "" {
+		if c, err := net.DialTimeout("unix", r.socket, time.Second); err == nil {
+			c.Close()
+			return fmt.Errorf("NRI socket %s is in use by another process; set [crio.nri] nri_listen to another path or nri_disable_connections", r.socket)
+		}
+	}
 	if err := r.a.Start(); err != nil {
 		return fmt.Errorf("starting NRI: %w", err)
 	}
