@@ -153,10 +153,16 @@ func checkAdjustment(a *api.ContainerAdjustment, limits Limits) error {
 		return badf("network device adjustments are not supported")
 	case len(l.GetSysctl()) > 0:
 		return badf("sysctl adjustments are not supported")
-	case l.GetRdt() != nil:
+	case setRdt(l.GetRdt()):
 		return badf("RDT adjustments are not supported")
 	}
 	return nil
+}
+
+// setRdt says whether an RDT adjustment asks for anything: the adaptation
+// hands an empty one along whenever a plugin adjusts anything Linux.
+func setRdt(r *api.LinuxRdt) bool {
+	return r != nil && (r.GetRemove() || r.GetClosId() != nil || r.GetSchemata() != nil || r.GetEnableMonitoring() != nil)
 }
 
 func cleanAbs(p string) bool {

@@ -101,7 +101,9 @@ func TestContainerEventsOnceAndInOrder(t *testing.T) {
 	ctr := func(name string) *store.Container {
 		return &store.Container{ID: name, SandboxID: "pod", Config: &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: name}}}
 	}
-	spec := func() *rspec.Spec { return &rspec.Spec{Process: &rspec.Process{Args: []string{"sh"}}, Linux: &rspec.Linux{}} }
+	spec := func() *rspec.Spec {
+		return &rspec.Spec{Process: &rspec.Process{Args: []string{"sh"}}, Linux: &rspec.Linux{}}
+	}
 	bg := context.Background()
 
 	a, b := ctr("a"), ctr("b")
@@ -120,5 +122,73 @@ func TestContainerEventsOnceAndInOrder(t *testing.T) {
 	want := []string{"create a", "create b", "stop a", "remove a", "stop b", "remove b"}
 	if got := p.get(); !slices.Equal(got, want) {
 		t.Errorf("plugin heard %v, want %v", got, want)
+	}
+}
+
+// seccompPlugin replaces every container's seccomp policy.
+type seccompPlugin struct{ ready chan struct{} }
+
+func (p *seccompPlugin) Synchronize(context.Context, []*api.PodSandbox, []*api.Container) ([]*api.ContainerUpdate, error) {
+	close(p.ready)
+	return nil, nil
+}
+
+func (p *seccompPlugin) CreateContainer(context.Context, *api.PodSandbox, *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
+	adj := &api.ContainerAdjustment{}
+	adj.SetLinuxSeccompPolicy(&api.LinuxSeccomp{DefaultAction: "SCMP_ACT_ALLOW"})
+	return adj, nil, nil
+}
+
+// TestSeccompAdjustmentFollowsValidatorConfig: a plugin's seccomp policy
+// reaches the spec unless [crio.nri.default_validator] refuses changes to
+// containers with the runtime's default profile.
+func TestSeccompAdjustmentFollowsValidatorConfig(t *testing.T) {
+	for _, reject := range []bool{false, true} {
+		dir := t.TempDir()
+		cfg := config.Default().NRI
+		cfg.SocketPath = filepath.Join(dir, "nri.sock")
+		cfg.PluginPath = filepath.Join(dir, "plugins")
+		cfg.DefaultValidator.Enable = reject
+		cfg.DefaultValidator.RejectRuntimeDefaultSeccompAdjustment = reject
+		r, err := New(cfg, "test", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(Domain{List: func() ([]*api.PodSandbox, []*api.Container) { return nil, nil }}); err != nil {
+			t.Fatal(err)
+		}
+		p := &seccompPlugin{ready: make(chan struct{})}
+		s, err := stub.New(p, stub.WithPluginName("seccomp"), stub.WithPluginIdx("10"), stub.WithSocketPath(cfg.SocketPath))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		<-p.ready
+		for !r.Active() {
+			time.Sleep(10 * time.Millisecond)
+		}
+
+		sb := &store.Sandbox{ID: "pod", Config: &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "p"}}}
+		c := &store.Container{ID: "c", SandboxID: "pod", Config: &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: "c"},
+			Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+				Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault},
+			}},
+		}}
+		spec := &rspec.Spec{Process: &rspec.Process{Args: []string{"sh"}}, Linux: &rspec.Linux{Seccomp: &rspec.LinuxSeccomp{DefaultAction: rspec.ActErrno}}}
+		err = r.CreateContainer(context.Background(), sb, c, spec, Limits{})
+		switch {
+		case reject && err == nil:
+			t.Errorf("validator rejecting runtime-default seccomp changes let the plugin's policy through")
+		case !reject && err != nil:
+			t.Errorf("seccomp adjustment refused without a validator: %v", err)
+		case !reject && spec.Linux.Seccomp.DefaultAction != rspec.ActAllow:
+			t.Errorf("seccomp default action = %s, want the plugin's SCMP_ACT_ALLOW", spec.Linux.Seccomp.DefaultAction)
+		}
+		cancel()
+		<-done
+		r.Stop()
 	}
 }

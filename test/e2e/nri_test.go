@@ -48,6 +48,7 @@ func (p *injector) CreateContainer(_ context.Context, pod *api.PodSandbox, ctr *
 	adj := &api.ContainerAdjustment{}
 	adj.AddEnv("NRI_INJECTED", "from-plugin")
 	adj.AddAnnotation("nri.test/injected", pod.GetName())
+	adj.SetLinuxMemoryLimit(nriMemoryLimit)
 	if ctr.GetLabels()["hostile"] == "mount" {
 		adj.AddMount(&api.Mount{Destination: "../../etc", Source: "/etc", Type: "bind", Options: []string{"rbind"}})
 	}
@@ -55,6 +56,15 @@ func (p *injector) CreateContainer(_ context.Context, pod *api.PodSandbox, ctr *
 		adj.AddDevice(&api.LinuxDevice{Path: "/etc/shadow", Type: "c", Major: 1, Minor: 3})
 	}
 	return adj, nil, nil
+}
+
+// UpdateContainer halves the CPU shares the kubelet asks for.
+func (p *injector) UpdateContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Container, r *api.LinuxResources) ([]*api.ContainerUpdate, error) {
+	p.record("UpdateContainer", ctr)
+	u := &api.ContainerUpdate{}
+	u.SetContainerId(ctr.GetId())
+	u.SetLinuxCPUShares(r.GetCpu().GetShares().GetValue() / 2)
+	return []*api.ContainerUpdate{u}, nil
 }
 
 func (p *injector) StartContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Container) error {
@@ -84,6 +94,9 @@ func (p *injector) eventsOf(name string) []string {
 	return out
 }
 
+// nriMemoryLimit is the memory limit the injector gives every container.
+const nriMemoryLimit = 200 << 20
+
 // startPlugin connects p to the daemon's NRI socket and waits until it is
 // synchronised.
 func startPlugin(t *testing.T, d *framework.Daemon, p *injector) stub.Stub {
@@ -108,9 +121,10 @@ func startPlugin(t *testing.T, d *framework.Daemon, p *injector) stub.Stub {
 
 // TestNRIPluginInjectsEnvAndAnnotation runs a plugin built on the NRI stub
 // against a real daemon: every container gets the plugin's variable (the
-// process sees it) and annotation (in its OCI spec), the plugin hears the
-// lifecycle in order, its unsolicited update reaches the cgroup record,
-// and hostile adjustments fail the creation and leave nothing behind.
+// process sees it), annotation and memory limit (in its OCI spec); the
+// plugin hears the lifecycle in order, its unsolicited update and its
+// change to UpdateContainerResources reach the container's record, and
+// hostile adjustments fail the creation and leave nothing behind.
 func TestNRIPluginInjectsEnvAndAnnotation(t *testing.T) {
 	d := containerDaemon(t)
 	p := &injector{ready: make(chan struct{})}
@@ -124,6 +138,13 @@ func TestNRIPluginInjectsEnvAndAnnotation(t *testing.T) {
 	var info struct {
 		RuntimeSpec struct {
 			Annotations map[string]string `json:"annotations"`
+			Linux       struct {
+				Resources struct {
+					Memory struct {
+						Limit int64 `json:"limit"`
+					} `json:"memory"`
+				} `json:"resources"`
+			} `json:"linux"`
 		} `json:"runtimeSpec"`
 	}
 	if err := json.Unmarshal([]byte(ctrStatus(t, d, id).Info["info"]), &info); err != nil {
@@ -131,6 +152,9 @@ func TestNRIPluginInjectsEnvAndAnnotation(t *testing.T) {
 	}
 	if got := info.RuntimeSpec.Annotations["nri.test/injected"]; got != "nri-inject" {
 		t.Errorf("annotation nri.test/injected in the container's spec = %q, want the pod name %q", got, "nri-inject")
+	}
+	if got := info.RuntimeSpec.Linux.Resources.Memory.Limit; got != nriMemoryLimit {
+		t.Errorf("memory limit in the container's spec = %d, want the plugin's %d", got, nriMemoryLimit)
 	}
 
 	// An update the plugin sends on its own reaches the runtime and the
@@ -145,14 +169,24 @@ func TestNRIPluginInjectsEnvAndAnnotation(t *testing.T) {
 		t.Errorf("cpu shares after the plugin's update = %d, want 512", got)
 	}
 
+	// The plugin changes what UpdateContainerResources asks for.
 	ctx := framework.Ctx(t)
+	if _, err := d.Runtime.UpdateContainerResources(ctx, &runtimeapi.UpdateContainerResourcesRequest{
+		ContainerId: id, Linux: &runtimeapi.LinuxContainerResources{CpuShares: 1024},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ctrStatus(t, d, id).Status.GetResources().GetLinux().GetCpuShares(); got != 512 {
+		t.Errorf("cpu shares after UpdateContainerResources(1024) and the plugin's halving = %d, want 512", got)
+	}
+
 	if _, err := d.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: id}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"CreateContainer", "StartContainer", "StopContainer", "RemoveContainer"}
+	want := []string{"CreateContainer", "StartContainer", "UpdateContainer", "StopContainer", "RemoveContainer"}
 	if got := p.eventsOf("env"); !slices.Equal(got, want) {
 		t.Errorf("plugin heard %v for the container, want %v", got, want)
 	}
@@ -168,8 +202,10 @@ func TestNRIPluginInjectsEnvAndAnnotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Containers) != 0 {
-		t.Errorf("containers left after refused adjustments: %v", list.Containers)
+	for _, c := range list.Containers {
+		if strings.HasPrefix(c.GetMetadata().GetName(), "hostile") {
+			t.Errorf("container left after a refused adjustment: %v", c)
+		}
 	}
 }
 
