@@ -262,8 +262,8 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if err != nil {
 		return "", fmt.Errorf("mounting the container's rootfs: %w", err)
 	}
-	if userNS.Path != "" {
-		if err := allowTraversal(rootfs); err != nil {
+	if userNS.Path != "" && len(userNS.GIDs) > 0 {
+		if err := allowTraversal(rootfs, userNS.GIDs[0].HostID); err != nil {
 			return "", err
 		}
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +88,33 @@ func TestContainerRunsInPodUserNamespace(t *testing.T) {
 	if u, g := owner(written[0]); u != 200000 || g != 200000 {
 		t.Errorf("rootfs file written by the container's root is owned by %d:%d on the host; want 200000:200000", u, g)
 	}
+	// The container's layer dir (upper dir, merged rootfs) is searchable
+	// by the pod's root group only, not by every host user.
+	layerDir := filepath.Dir(filepath.Dir(written[0]))
+	fi, err := os.Stat(layerDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gid := fi.Sys().(*syscall.Stat_t).Gid; gid != 200000 || fi.Mode().Perm()&0o007 != 0 {
+		t.Errorf("container layer dir %s: group %d, mode %v; want group 200000 and no access for others", layerDir, gid, fi.Mode())
+	}
+
+	// A second container shares the pod's user namespace, and so do the
+	// processes exec'd into it.
+	sleeper := run(t, d, podID, pc, ctrConfig("sleeper", []string{"sleep", "300"}, func(c *runtimeapi.ContainerConfig) {
+		c.Linux.SecurityContext.NamespaceOptions.Pid = runtimeapi.NamespaceMode_POD
+	}))
+	_, info := podStatus(t, d, podID)
+	if got, want := nsInode(t, fmt.Sprintf("/proc/%d/ns/user", verboseInfo(t, d, sleeper).PID)), nsInode(t, fmt.Sprintf("/proc/%d/ns/user", info.PID)); got != want {
+		t.Errorf("container's user namespace %d is not the pod's %d", got, want)
+	}
+	r, err := d.Runtime.ExecSync(framework.Ctx(t), &runtimeapi.ExecSyncRequest{ContainerId: sleeper, Cmd: []string{"cat", "/proc/self/uid_map"}, Timeout: 10})
+	if err != nil || r.ExitCode != 0 {
+		t.Fatalf("ExecSync: %v %+v", err, r)
+	}
+	if f := strings.Fields(string(r.Stdout)); len(f) != 3 || f[1] != "200000" {
+		t.Errorf("exec'd process's uid_map %q; want 0 200000 65536", r.Stdout)
+	}
 }
 
 // TestContainerUserNamespaceRequestsAreChecked refuses containers whose
@@ -138,8 +166,9 @@ func TestContainerUserNamespaceRequestsAreChecked(t *testing.T) {
 }
 
 // TestStatusAdvertisesUserNamespacesPerHandler: the default runc
-// supports idmapped mounts, a handler whose runtime cannot say what it
-// supports (no features command) does not.
+// supports idmapped mounts; a handler whose runtime cannot say what it
+// supports (no features command) does not, and refuses user-namespaced
+// pods.
 func TestStatusAdvertisesUserNamespacesPerHandler(t *testing.T) {
 	requireRoot(t)
 	fake := filepath.Join(t.TempDir(), "oldruntime")
@@ -157,8 +186,9 @@ runtime_path = "` + fake + `"
 	for _, h := range resp.RuntimeHandlers {
 		got[h.Name] = h.GetFeatures().GetUserNamespaces()
 	}
-	if !got[""] || !got["runc"] || got["old"] {
-		t.Errorf("user_namespaces per handler %v; want true for the default and runc, false for old", got)
+	// Debian's crun 1.8 has no features command either.
+	if !got[""] || !got["runc"] || got["old"] || got["crun"] {
+		t.Errorf("user_namespaces per handler %v; want true for the default and runc, false for old and crun", got)
 	}
 	_, err = d.Runtime.RunPodSandbox(framework.Ctx(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig("old-userns", withUserNS), RuntimeHandler: "old"})
 	if status.Code(err) != codes.FailedPrecondition {
