@@ -244,6 +244,9 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	}
 	var storageOpts *cstorage.ContainerOptions
 	if userNS.Path != "" {
+		if len(userNS.UIDs) == 0 || len(userNS.GIDs) == 0 {
+			return "", fmt.Errorf("pod sandbox %s has a user namespace but no recorded mappings", sb.ID)
+		}
 		if !feat.SupportsUserNamespaces() {
 			return "", fmt.Errorf("%w: the pod has a user namespace but runtime handler %q does not support user namespaces with idmapped mounts", ErrUnsupported, h.Name)
 		}
@@ -262,7 +265,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if err != nil {
 		return "", fmt.Errorf("mounting the container's rootfs: %w", err)
 	}
-	if userNS.Path != "" && len(userNS.GIDs) > 0 {
+	if userNS.Path != "" {
 		if err := allowTraversal(rootfs, userNS.GIDs[0].HostID); err != nil {
 			return "", err
 		}
@@ -291,7 +294,11 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		return "", err
 	}
 	undo = append(undo, unmountImages)
-	if specCfg, err = applyImageVolumes(specCfg, imgCfg.Volumes, live.Image.ImageVolumes, rootfs, dir); err != nil {
+	var volumeOwner *idtools.IDPair
+	if userNS.Path != "" {
+		volumeOwner = &idtools.IDPair{UID: int(userNS.UIDs[0].HostID), GID: int(userNS.GIDs[0].HostID)}
+	}
+	if specCfg, err = applyImageVolumes(specCfg, imgCfg.Volumes, live.Image.ImageVolumes, rootfs, dir, volumeOwner); err != nil {
 		return "", err
 	}
 	res, err := spec.Build(spec.Input{
