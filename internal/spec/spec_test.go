@@ -589,7 +589,7 @@ func TestContainerUserNamespaceRequest(t *testing.T) {
 		name    string
 		pod     UserNS
 		req     *runtimeapi.UserNamespace
-		runAs   int64
+		runAs   int64 // > 0: run as this user; < 0: PID mode NODE
 		wantErr bool
 	}{
 		{"nil joins the pod's", testUserNS, nil, 0, false},
@@ -602,6 +602,7 @@ func TestContainerUserNamespaceRequest(t *testing.T) {
 		{"POD mappings in a host pod", UserNS{}, u(runtimeapi.NamespaceMode_POD, podMap), 0, true},
 		{"CONTAINER", testUserNS, u(runtimeapi.NamespaceMode_CONTAINER, nil), 0, true},
 		{"TARGET", UserNS{}, u(runtimeapi.NamespaceMode_TARGET, nil), 0, true},
+		{"host PID in a userns pod", testUserNS, nil, -1, true},
 		{"user inside the mapping", testUserNS, nil, 65535, false},
 		{"user outside the mapping", testUserNS, nil, 65536, true},
 	} {
@@ -610,8 +611,11 @@ func TestContainerUserNamespaceRequest(t *testing.T) {
 			in.Sandbox.UserNS = tc.pod
 			sc := in.Config.Linux.SecurityContext
 			sc.NamespaceOptions.UsernsOptions = tc.req
-			if tc.runAs != 0 {
+			switch {
+			case tc.runAs > 0:
 				sc.RunAsUser = &runtimeapi.Int64Value{Value: tc.runAs}
+			case tc.runAs < 0:
+				sc.NamespaceOptions.Pid = runtimeapi.NamespaceMode_NODE
 			}
 			_, err := Build(in)
 			if tc.wantErr != (err != nil) || (err != nil && !errors.Is(err, ErrInvalid)) {

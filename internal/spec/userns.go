@@ -38,6 +38,9 @@ func PodUserNS(path string, u *runtimeapi.UserNamespace) UserNS {
 // the host's when the pod does. The request may repeat the pod's options
 // (the kubelet sends the pod's NamespaceOption) but never differ.
 func CheckContainerUserNS(pod UserNS, sc *runtimeapi.LinuxContainerSecurityContext) error {
+	if pod.Path != "" && sc.GetNamespaceOptions().GetPid() == runtimeapi.NamespaceMode_NODE {
+		return invalidf("PID mode NODE in a pod with its own user namespace: the host's PID namespace is not the user namespace's")
+	}
 	u := sc.GetNamespaceOptions().GetUsernsOptions()
 	if u == nil {
 		// Nil is POD mode (the proto): the pod's, whatever it is.

@@ -115,6 +115,19 @@ func TestContainerRunsInPodUserNamespace(t *testing.T) {
 	if f := strings.Fields(string(r.Stdout)); len(f) != 3 || f[1] != "200000" {
 		t.Errorf("exec'd process's uid_map %q; want 0 200000 65536", r.Stdout)
 	}
+
+	// After a restart the daemon still knows the pod's user namespace:
+	// exec still runs in it and a new container joins it.
+	d.Restart(syscall.SIGTERM)
+	r, err = d.Runtime.ExecSync(framework.Ctx(t), &runtimeapi.ExecSyncRequest{ContainerId: sleeper, Cmd: []string{"cat", "/proc/self/uid_map"}, Timeout: 10})
+	if err != nil || !strings.Contains(string(r.GetStdout()), "200000") {
+		t.Errorf("ExecSync after a restart: %v %q", err, r.GetStdout())
+	}
+	late := run(t, d, podID, pc, ctrConfig("late", []string{"cat", "/proc/self/uid_map"}))
+	waitExited(t, d, late, 30*time.Second)
+	if got := strings.Join(logText(t, filepath.Join(pc.LogDirectory, "late.log")), "\n"); !strings.Contains(got, "200000") {
+		t.Errorf("container created after a restart: uid_map %q; want the pod's", got)
+	}
 }
 
 // TestContainerUserNamespaceRequestsAreChecked refuses containers whose
