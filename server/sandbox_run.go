@@ -112,6 +112,13 @@ func (s *Server) planSandbox(cfg *config.Config, req *runtimeapi.RunPodSandboxRe
 	if p.uids, p.gids, err = sandbox.ValidateUserNS(ns.GetUsernsOptions(), p.hostNet, p.hostIPC, ns.GetPid() == runtimeapi.NamespaceMode_NODE); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
+	if p.uids != nil && s.containers != nil {
+		// Refuse now rather than make a pod none of whose containers
+		// could run.
+		if _, f, err := s.containers.Runtime().Handler(p.handler); err == nil && !f.SupportsUserNamespaces() {
+			return nil, status.Errorf(codes.FailedPrecondition, "runtime handler %q does not support user namespaces with idmapped mounts", p.handler)
+		}
+	}
 	sysctls, err := sandbox.ValidateSysctls(c.GetLinux().GetSysctls(), p.hostNet, p.hostIPC)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())

@@ -42,6 +42,33 @@ func TestPlanSandboxRefusesBadRequests(t *testing.T) {
 		{"userns without mappings", "", func(c *runtimeapi.PodSandboxConfig) {
 			c.Linux.SecurityContext.NamespaceOptions.UsernsOptions = &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD}
 		}, codes.InvalidArgument},
+		{"userns with two mappings", "", func(c *runtimeapi.PodSandboxConfig) {
+			m := []*runtimeapi.IDMapping{{HostId: 1000, Length: 100000}, {HostId: 2000, Length: 100000}}
+			c.Linux.SecurityContext.NamespaceOptions.UsernsOptions = &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m, Gids: m}
+		}, codes.InvalidArgument},
+		{"userns not mapping root", "", func(c *runtimeapi.PodSandboxConfig) {
+			m := []*runtimeapi.IDMapping{{ContainerId: 1, HostId: 1000, Length: 100000}}
+			c.Linux.SecurityContext.NamespaceOptions.UsernsOptions = &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m, Gids: m}
+		}, codes.InvalidArgument},
+		{"userns mapping overflows", "", func(c *runtimeapi.PodSandboxConfig) {
+			m := []*runtimeapi.IDMapping{{HostId: 4294967000, Length: 65536}}
+			c.Linux.SecurityContext.NamespaceOptions.UsernsOptions = &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m, Gids: m}
+		}, codes.InvalidArgument},
+		{"userns nil mapping", "", func(c *runtimeapi.PodSandboxConfig) {
+			m := []*runtimeapi.IDMapping{nil}
+			c.Linux.SecurityContext.NamespaceOptions.UsernsOptions = &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m, Gids: m}
+		}, codes.InvalidArgument},
+		{"userns CONTAINER", "", func(c *runtimeapi.PodSandboxConfig) {
+			c.Linux.SecurityContext.NamespaceOptions.UsernsOptions = &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_CONTAINER}
+		}, codes.InvalidArgument},
+		{"userns NODE with mappings", "", func(c *runtimeapi.PodSandboxConfig) {
+			m := []*runtimeapi.IDMapping{{HostId: 1000, Length: 10}}
+			c.Linux.SecurityContext.NamespaceOptions.UsernsOptions = &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_NODE, Uids: m, Gids: m}
+		}, codes.InvalidArgument},
+		{"userns valid", "", func(c *runtimeapi.PodSandboxConfig) {
+			m := []*runtimeapi.IDMapping{{HostId: 1000, Length: 100000}}
+			c.Linux.SecurityContext.NamespaceOptions.UsernsOptions = &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: m, Gids: m}
+		}, codes.OK},
 		{"host sysctl", "", func(c *runtimeapi.PodSandboxConfig) { c.Linux.Sysctls = map[string]string{"kernel.core_pattern": "x"} }, codes.InvalidArgument},
 		{"dns newline", "", func(c *runtimeapi.PodSandboxConfig) {
 			c.DnsConfig = &runtimeapi.DNSConfig{Servers: []string{"1.1.1.1\nnameserver 6.6.6.6"}}

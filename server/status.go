@@ -48,9 +48,9 @@ func (s *Server) Status(_ context.Context, req *runtimeapi.StatusRequest) (*runt
 			Name: name,
 			Features: &runtimeapi.RuntimeHandlerFeatures{
 				RecursiveReadOnlyMounts: features[runtime].RecursiveReadOnly,
-				// The runtime may support user namespaces, but containers
-				// in them are not implemented here: never advertise them.
-				UserNamespaces: false,
+				// The proto: "support for both, user namespaces and idmap
+				// mounts"; containers join their pod's user namespace.
+				UserNamespaces: features[runtime].SupportsUserNamespaces(),
 			},
 		}
 	}

@@ -23,6 +23,8 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/idtools"
+	stypes "go.podman.io/storage/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/cgroups"
@@ -251,13 +253,41 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		imgCfg = img.Config.Config
 	}
 
-	if _, err := m.store.CreateContainer(id, nil, img.ID, "", storageMetadata, nil); err != nil {
+	h, feat, err := m.rt.Handler(sb.RuntimeHandler)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	userNS := spec.PodUserNS(sb.UserNS, sb.Config.GetLinux().GetSecurityContext().GetNamespaceOptions().GetUsernsOptions())
+	if err := spec.CheckContainerUserNS(userNS, cfg.GetLinux().GetSecurityContext()); err != nil {
+		return "", err
+	}
+	var storageOpts *cstorage.ContainerOptions
+	if userNS.Path != "" {
+		if len(userNS.UIDs) == 0 || len(userNS.GIDs) == 0 {
+			return "", fmt.Errorf("pod sandbox %s has a user namespace but no recorded mappings", sb.ID)
+		}
+		if !feat.SupportsUserNamespaces() {
+			return "", fmt.Errorf("%w: the pod has a user namespace but runtime handler %q does not support user namespaces with idmapped mounts", ErrUnsupported, h.Name)
+		}
+		// The rootfs is owned, as the host sees it, by the pod's mapped
+		// IDs: storage mounts the image's layers idmapped (no copy) and
+		// makes the container's upper layer owned by the mapped root.
+		storageOpts = &cstorage.ContainerOptions{IDMappingOptions: stypes.IDMappingOptions{
+			UIDMap: idtoolsMappings(userNS.UIDs), GIDMap: idtoolsMappings(userNS.GIDs),
+		}}
+	}
+	if _, err := m.store.CreateContainer(id, nil, img.ID, "", storageMetadata, storageOpts); err != nil {
 		return "", fmt.Errorf("creating the container's storage: %w", err)
 	}
 	undo = append(undo, func() { m.deleteStorage(id) })
 	rootfs, err := m.store.Mount(id, "")
 	if err != nil {
 		return "", fmt.Errorf("mounting the container's rootfs: %w", err)
+	}
+	if userNS.Path != "" {
+		if err := allowTraversal(rootfs, userNS.GIDs[0].HostID); err != nil {
+			return "", err
+		}
 	}
 	dir, err := m.store.ContainerDirectory(id)
 	if err != nil {
@@ -272,10 +302,6 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	}
 
 	live := m.cfg.Get()
-	h, feat, err := m.rt.Handler(sb.RuntimeHandler)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrUnsupported, err)
-	}
 	targetPID := 0
 	if t := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetTargetId(); t != "" {
 		if tc, err := m.Containers.Get(t); err == nil && m.rt.Alive(&tc.Runtime) {
@@ -287,7 +313,11 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		return "", err
 	}
 	undo = append(undo, unmountImages)
-	if specCfg, err = applyImageVolumes(specCfg, imgCfg.Volumes, live.Image.ImageVolumes, rootfs, dir); err != nil {
+	var volumeOwner *idtools.IDPair
+	if userNS.Path != "" {
+		volumeOwner = &idtools.IDPair{UID: int(userNS.UIDs[0].HostID), GID: int(userNS.GIDs[0].HostID)}
+	}
+	if specCfg, err = applyImageVolumes(specCfg, imgCfg.Volumes, live.Image.ImageVolumes, rootfs, dir, volumeOwner); err != nil {
 		return "", err
 	}
 	res, err := spec.Build(spec.Input{
@@ -298,6 +328,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			HostsPath: sb.HostsPath, ResolvPath: sb.ResolvConfPath, HostnamePath: sb.HostnamePath,
 			ShmPath: sb.ShmPath, Sysctls: sb.Config.GetLinux().GetSysctls(),
 			SecurityContext: sb.Config.GetLinux().GetSecurityContext(),
+			UserNS:          userNS,
 		},
 		Defaults: spec.Defaults{
 			Capabilities: live.Runtime.DefaultCapabilities, AddInheritableCaps: live.Runtime.AddInheritableCaps,
@@ -305,7 +336,8 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			AdditionalDevices: live.Runtime.AdditionalDevices, SeccompProfile: live.Runtime.SeccompProfile,
 			ReadOnly: live.Runtime.ReadOnly, HostPathMustExist: live.Runtime.HostPathMustExist,
 			AbsentSourcesReject: live.Runtime.AbsentMountSourcesToReject, PidsLimit: live.Runtime.PidsLimit,
-			RecursiveReadOnly: feat.RecursiveReadOnly, CgroupV2: cgroups.IsV2(),
+			RecursiveReadOnly: feat.RecursiveReadOnly, IDMappedMounts: feat.IDMappedMounts,
+			CgroupV2: cgroups.IsV2(),
 		},
 	})
 	if err != nil {
@@ -403,6 +435,15 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	m.event(c, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
 	m.nri.PostCreateContainer(ctx, sb, c)
 	return id, nil
+}
+
+// idtoolsMappings converts OCI mappings to go.podman.io/storage's.
+func idtoolsMappings(ms []rspec.LinuxIDMapping) []idtools.IDMap {
+	out := make([]idtools.IDMap, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, idtools.IDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	return out
 }
 
 // imageRef is what ContainerStatus reports as image_ref: the image's

@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"go.podman.io/storage/pkg/idtools"
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -17,8 +18,9 @@ import (
 // mount covers, as [crio.image] image_volumes says: "mkdir" creates the
 // directory in the rootfs, "bind" mounts a fresh directory kept with the
 // container's state over it, "ignore" does nothing. It returns cfg, or a
-// copy with the bind mounts added.
-func applyImageVolumes(cfg *runtimeapi.ContainerConfig, volumes map[string]struct{}, mode, rootfs, dir string) (*runtimeapi.ContainerConfig, error) {
+// copy with the bind mounts added. Directories it makes belong to owner
+// (the pod's mapped root in a user namespace; nil: the host's root).
+func applyImageVolumes(cfg *runtimeapi.ContainerConfig, volumes map[string]struct{}, mode, rootfs, dir string, owner *idtools.IDPair) (*runtimeapi.ContainerConfig, error) {
 	if mode == "ignore" || len(volumes) == 0 {
 		return cfg, nil
 	}
@@ -44,7 +46,7 @@ func applyImageVolumes(cfg *runtimeapi.ContainerConfig, volumes map[string]struc
 		if err != nil {
 			return nil, fmt.Errorf("image VOLUME %s: %w", p, err)
 		}
-		if err := os.MkdirAll(full, 0o755); err != nil {
+		if err := mkdirAllOwned(full, owner); err != nil {
 			return nil, fmt.Errorf("creating image VOLUME %s: %w", p, err)
 		}
 		if mode != "bind" {
@@ -52,7 +54,7 @@ func applyImageVolumes(cfg *runtimeapi.ContainerConfig, volumes map[string]struc
 		}
 		sum := sha256.Sum256([]byte(p))
 		src := filepath.Join(dir, "volumes", hex.EncodeToString(sum[:8]))
-		if err := os.MkdirAll(src, 0o755); err != nil {
+		if err := mkdirAllOwned(src, owner); err != nil {
 			return nil, fmt.Errorf("creating the directory of image VOLUME %s: %w", p, err)
 		}
 		if out == cfg {
@@ -61,4 +63,28 @@ func applyImageVolumes(cfg *runtimeapi.ContainerConfig, volumes map[string]struc
 		out.Mounts = append(out.Mounts, &runtimeapi.Mount{ContainerPath: p, HostPath: src})
 	}
 	return out, nil
+}
+
+// mkdirAllOwned is os.MkdirAll(path, 0o755) that gives the directories
+// it makes to owner when owner is set.
+func mkdirAllOwned(path string, owner *idtools.IDPair) error {
+	var made []string
+	for p := filepath.Clean(path); ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil || p == filepath.Dir(p) {
+			break
+		}
+		made = append(made, p)
+	}
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return err
+	}
+	if owner == nil {
+		return nil
+	}
+	for _, p := range made {
+		if err := os.Lchown(p, owner.UID, owner.GID); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
+	"go.podman.io/storage/pkg/idtools"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -23,7 +25,7 @@ func TestApplyImageVolumes(t *testing.T) {
 
 	t.Run("mkdir", func(t *testing.T) {
 		rootfs, dir, outside := setup(t)
-		out, err := applyImageVolumes(cfg, vols, "mkdir", rootfs, dir)
+		out, err := applyImageVolumes(cfg, vols, "mkdir", rootfs, dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,9 +42,28 @@ func TestApplyImageVolumes(t *testing.T) {
 			t.Error("a volume under a symlink was created outside the rootfs")
 		}
 	})
+	t.Run("mkdir for a user-namespaced pod", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("chown needs root")
+		}
+		rootfs, dir, _ := setup(t)
+		owner := &idtools.IDPair{UID: 200000, GID: 200001}
+		if _, err := applyImageVolumes(cfg, map[string]struct{}{"/a/b": {}}, "mkdir", rootfs, dir, owner); err != nil {
+			t.Fatal(err)
+		}
+		for p, want := range map[string]uint32{"a": 200000, "a/b": 200000, ".": 0} {
+			fi, err := os.Stat(filepath.Join(rootfs, p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := fi.Sys().(*syscall.Stat_t); st.Uid != want || (want != 0 && st.Gid != 200001) {
+				t.Errorf("%s owned by %d:%d; want uid %d (made dirs go to the mapped root, nothing else changes)", p, st.Uid, st.Gid, want)
+			}
+		}
+	})
 	t.Run("bind", func(t *testing.T) {
 		rootfs, dir, _ := setup(t)
-		out, err := applyImageVolumes(cfg, vols, "bind", rootfs, dir)
+		out, err := applyImageVolumes(cfg, vols, "bind", rootfs, dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +85,7 @@ func TestApplyImageVolumes(t *testing.T) {
 	})
 	t.Run("ignore", func(t *testing.T) {
 		rootfs, dir, _ := setup(t)
-		if _, err := applyImageVolumes(cfg, vols, "ignore", rootfs, dir); err != nil {
+		if _, err := applyImageVolumes(cfg, vols, "ignore", rootfs, dir, nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Stat(filepath.Join(rootfs, "data")); err == nil {
@@ -73,7 +94,7 @@ func TestApplyImageVolumes(t *testing.T) {
 	})
 	t.Run("relative", func(t *testing.T) {
 		rootfs, dir, _ := setup(t)
-		_, err := applyImageVolumes(cfg, map[string]struct{}{"data": {}}, "mkdir", rootfs, dir)
+		_, err := applyImageVolumes(cfg, map[string]struct{}{"data": {}}, "mkdir", rootfs, dir, nil)
 		if !errors.Is(err, ErrInvalid) {
 			t.Errorf("relative VOLUME: %v, want ErrInvalid", err)
 		}

@@ -23,6 +23,11 @@ type Features struct {
 	IDMappedMounts bool
 }
 
+// SupportsUserNamespaces says whether containers can run in a pod's user
+// namespace with this runtime: it must know the user namespace and make
+// idmapped mounts (for volumes with CRI uid/gid mappings).
+func (f Features) SupportsUserNamespaces() bool { return f.UserNamespaces && f.IDMappedMounts }
+
 // probeFeatures asks the runtime once. A runtime without the features
 // command (crun 1.8) reports nothing, which reads as "unsupported".
 func probeFeatures(runtimePath string) (Features, error) {

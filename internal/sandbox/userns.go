@@ -12,7 +12,11 @@ import (
 )
 
 // ValidateUserNS checks a pod's user namespace request and returns the
-// mappings; nil means the pod runs in the host's user namespace.
+// mappings; nil means the pod runs in the host's user namespace. The
+// request is the kubelet's (or anyone's with the socket): each side gets
+// exactly one mapping, which maps container ID 0 (the pod's root), like
+// the kubelet always sends, so that the pod's root is a real, contiguous
+// range of host IDs that idmapped mounts can shift to.
 func ValidateUserNS(u *runtimeapi.UserNamespace, hostNet, hostIPC, hostPID bool) (uids, gids []syscall.SysProcIDMap, err error) {
 	if u == nil {
 		// The proto calls a nil struct POD mode for old kubelets, which
@@ -21,6 +25,9 @@ func ValidateUserNS(u *runtimeapi.UserNamespace, hostNet, hostIPC, hostPID bool)
 	}
 	switch u.GetMode() {
 	case runtimeapi.NamespaceMode_NODE:
+		if len(u.GetUids()) > 0 || len(u.GetGids()) > 0 {
+			return nil, nil, fmt.Errorf("user namespace mode NODE takes no uid or gid mappings")
+		}
 		return nil, nil, nil
 	case runtimeapi.NamespaceMode_POD:
 	default:
@@ -30,17 +37,17 @@ func ValidateUserNS(u *runtimeapi.UserNamespace, hostNet, hostIPC, hostPID bool)
 		return nil, nil, fmt.Errorf("a pod with its own user namespace cannot share the host's network, IPC or PID namespace")
 	}
 	conv := func(what string, in []*runtimeapi.IDMapping) ([]syscall.SysProcIDMap, error) {
-		if len(in) == 0 {
-			return nil, fmt.Errorf("user namespace: no %s mappings", what)
+		if len(in) != 1 || in[0] == nil {
+			return nil, fmt.Errorf("user namespace: exactly one %s mapping is supported, got %d", what, len(in))
 		}
-		out := make([]syscall.SysProcIDMap, 0, len(in))
-		for _, m := range in {
-			if m.GetLength() == 0 || uint64(m.GetHostId())+uint64(m.GetLength()) > 1<<32 || uint64(m.GetContainerId())+uint64(m.GetLength()) > 1<<32 {
-				return nil, fmt.Errorf("user namespace: %s mapping %d:%d:%d is empty or overflows", what, m.GetContainerId(), m.GetHostId(), m.GetLength())
-			}
-			out = append(out, syscall.SysProcIDMap{ContainerID: int(m.GetContainerId()), HostID: int(m.GetHostId()), Size: int(m.GetLength())})
+		m := in[0]
+		if err := CheckIDMapping(m); err != nil {
+			return nil, fmt.Errorf("user namespace: %s %w", what, err)
 		}
-		return out, nil
+		if m.GetContainerId() != 0 {
+			return nil, fmt.Errorf("user namespace: %s mapping %d:%d:%d does not map container ID 0 (the pod's root)", what, m.GetContainerId(), m.GetHostId(), m.GetLength())
+		}
+		return []syscall.SysProcIDMap{{ContainerID: int(m.GetContainerId()), HostID: int(m.GetHostId()), Size: int(m.GetLength())}}, nil
 	}
 	if uids, err = conv("uid", u.GetUids()); err != nil {
 		return nil, nil, err
@@ -49,6 +56,15 @@ func ValidateUserNS(u *runtimeapi.UserNamespace, hostNet, hostIPC, hostPID bool)
 		return nil, nil, err
 	}
 	return uids, gids, nil
+}
+
+// CheckIDMapping refuses an empty mapping or one whose container or host
+// range runs past the 32-bit ID space.
+func CheckIDMapping(m *runtimeapi.IDMapping) error {
+	if m.GetLength() == 0 || uint64(m.GetHostId())+uint64(m.GetLength()) > 1<<32 || uint64(m.GetContainerId())+uint64(m.GetLength()) > 1<<32 {
+		return fmt.Errorf("mapping %d:%d:%d (container:host:length) is empty or overflows", m.GetContainerId(), m.GetHostId(), m.GetLength())
+	}
+	return nil
 }
 
 // pinWithUserNS makes the pod's namespaces inside a new user namespace.

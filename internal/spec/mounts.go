@@ -110,8 +110,9 @@ func criMount(in Input, m *runtimeapi.Mount, host *hostInfo) (rspec.Mount, *runt
 	if !filepath.IsAbs(m.HostPath) {
 		return rspec.Mount{}, nil, "", invalidf("mount host_path %q is not absolute", m.HostPath)
 	}
-	if len(m.UidMappings) > 0 || len(m.GidMappings) > 0 {
-		return rspec.Mount{}, nil, "", fmt.Errorf("%w: mount %s: idmapped mounts need user namespaces, which this daemon does not support", ErrUnsupported, m.ContainerPath)
+	uids, gids, err := mountIDMappings(in, m)
+	if err != nil {
+		return rspec.Mount{}, nil, "", err
 	}
 	src, err := hostSource(m.HostPath, in.Defaults)
 	if err != nil {
@@ -168,8 +169,52 @@ func criMount(in Input, m *runtimeapi.Mount, host *hostInfo) (rspec.Mount, *runt
 		ContainerPath: dst, HostPath: m.HostPath, Readonly: m.Readonly,
 		SelinuxRelabel: m.SelinuxRelabel, Propagation: m.Propagation,
 		RecursiveReadOnly: m.RecursiveReadOnly,
+		UidMappings:       m.UidMappings,
+		GidMappings:       m.GidMappings,
 	}
-	return rspec.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}, resolved, prop, nil
+	return rspec.Mount{Destination: dst, Type: "bind", Source: src, Options: opts, UIDMappings: uids, GIDMappings: gids}, resolved, prop, nil
+}
+
+// maxMountMappings is the kernel's limit of lines in a uid_map.
+const maxMountMappings = 340
+
+// mountIDMappings validates a mount's uid and gid mappings, which make it
+// an idmapped mount: the runtime shifts the owners of the files it shows
+// through a user namespace with these mappings (a file owned by host ID
+// H appears owned by the container ID mapped to H).
+func mountIDMappings(in Input, m *runtimeapi.Mount) (uids, gids []rspec.LinuxIDMapping, err error) {
+	if len(m.UidMappings) == 0 && len(m.GidMappings) == 0 {
+		return nil, nil, nil
+	}
+	if in.Sandbox.UserNS.Path == "" {
+		return nil, nil, invalidf("mount %s: uid/gid mappings (an idmapped mount) need a pod with its own user namespace", m.ContainerPath)
+	}
+	if len(m.UidMappings) == 0 || len(m.GidMappings) == 0 {
+		return nil, nil, invalidf("mount %s: an idmapped mount needs both uid and gid mappings", m.ContainerPath)
+	}
+	if !in.Defaults.IDMappedMounts {
+		return nil, nil, fmt.Errorf("%w: mount %s: idmapped mounts are not supported by this runtime handler", ErrUnsupported, m.ContainerPath)
+	}
+	conv := func(what string, ms []*runtimeapi.IDMapping) ([]rspec.LinuxIDMapping, error) {
+		if len(ms) > maxMountMappings {
+			return nil, invalidf("mount %s: %d %s mappings; at most %d", m.ContainerPath, len(ms), what, maxMountMappings)
+		}
+		out := make([]rspec.LinuxIDMapping, 0, len(ms))
+		for _, im := range ms {
+			if im.GetLength() == 0 || uint64(im.GetHostId())+uint64(im.GetLength()) > 1<<32 || uint64(im.GetContainerId())+uint64(im.GetLength()) > 1<<32 {
+				return nil, invalidf("mount %s: %s mapping %d:%d:%d (container:host:length) is empty or overflows", m.ContainerPath, what, im.GetContainerId(), im.GetHostId(), im.GetLength())
+			}
+			out = append(out, rspec.LinuxIDMapping{ContainerID: im.GetContainerId(), HostID: im.GetHostId(), Size: im.GetLength()})
+		}
+		return out, nil
+	}
+	if uids, err = conv("uid", m.UidMappings); err != nil {
+		return nil, nil, err
+	}
+	if gids, err = conv("gid", m.GidMappings); err != nil {
+		return nil, nil, err
+	}
+	return uids, gids, nil
 }
 
 // hostSource resolves a mount's host path; an absent one is refused or

@@ -42,6 +42,8 @@ type Sandbox struct {
 	Sysctls                                      map[string]string
 	// SecurityContext of the pod, for supplemental groups and host namespaces.
 	SecurityContext *runtimeapi.LinuxSandboxSecurityContext
+	// UserNS is the pod's user namespace, joined by its containers.
+	UserNS UserNS
 }
 
 // Defaults are the daemon's settings that shape every container.
@@ -58,6 +60,9 @@ type Defaults struct {
 	PidsLimit           int64
 	// RecursiveReadOnly says the runtime handler supports "rro" mounts.
 	RecursiveReadOnly bool
+	// IDMappedMounts says the runtime handler supports idmapped bind
+	// mounts (CRI mount uid/gid mappings).
+	IDMappedMounts bool
 	// CgroupV2 says the host has the unified hierarchy only.
 	CgroupV2 bool
 }
@@ -120,6 +125,9 @@ func Build(in Input) (*Result, error) {
 	if sc == nil {
 		sc = &runtimeapi.LinuxContainerSecurityContext{}
 	}
+	if err := CheckContainerUserNS(in.Sandbox.UserNS, sc); err != nil {
+		return nil, err
+	}
 	res := &Result{}
 
 	g.SetRootPath(in.RootFS)
@@ -164,6 +172,9 @@ func Build(in Input) (*Result, error) {
 		return nil, err
 	}
 	if err := setNamespaces(&g, in, sc); err != nil {
+		return nil, err
+	}
+	if err := setUserNS(&g, in.Sandbox.UserNS, user); err != nil {
 		return nil, err
 	}
 	for k, v := range in.Sandbox.Sysctls {

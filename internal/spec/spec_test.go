@@ -352,6 +352,13 @@ func TestNamespaces(t *testing.T) {
 	}
 }
 
+var (
+	podMap     = []*runtimeapi.IDMapping{{ContainerId: 0, HostId: 200000, Length: 65536}}
+	testUserNS = UserNS{Path: "/run/userns/x", UIDs: []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
+		GIDs: []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}}
+	idmapOK = func(d *Defaults) { d.IDMappedMounts = true }
+)
+
 func TestMounts(t *testing.T) {
 	hostDir := t.TempDir()
 	outside := t.TempDir()
@@ -362,6 +369,8 @@ func TestMounts(t *testing.T) {
 		d       func(*Defaults)
 		wantDst string
 		opts    []string
+		userns  bool // the pod has a user namespace
+		idmap   bool
 		wantErr error
 	}{
 		{name: "rw", m: &runtimeapi.Mount{ContainerPath: "/data", HostPath: hostDir}, wantDst: "/data", opts: []string{"rbind", "rw", "rprivate"}},
@@ -379,10 +388,25 @@ func TestMounts(t *testing.T) {
 			d: func(d *Defaults) { d.RecursiveReadOnly = true }, wantDst: "/d", opts: []string{"rro"}},
 		{name: "rro needs readonly", m: &runtimeapi.Mount{ContainerPath: "/d", HostPath: hostDir, RecursiveReadOnly: true},
 			d: func(d *Defaults) { d.RecursiveReadOnly = true }, wantErr: ErrInvalid},
-		{name: "idmap refused", m: &runtimeapi.Mount{ContainerPath: "/d", HostPath: hostDir, UidMappings: []*runtimeapi.IDMapping{{HostId: 1, Length: 1}}}, wantErr: ErrUnsupported},
+		{name: "idmap outside a user namespace", m: &runtimeapi.Mount{ContainerPath: "/d", HostPath: hostDir, UidMappings: podMap, GidMappings: podMap}, wantErr: ErrInvalid},
+		{name: "idmap", m: &runtimeapi.Mount{ContainerPath: "/d", HostPath: hostDir, UidMappings: podMap, GidMappings: podMap},
+			userns: true, d: idmapOK, wantDst: "/d", idmap: true},
+		{name: "idmap unsupported by the runtime", m: &runtimeapi.Mount{ContainerPath: "/d", HostPath: hostDir, UidMappings: podMap, GidMappings: podMap},
+			userns: true, wantErr: ErrUnsupported},
+		{name: "idmap without gid mappings", m: &runtimeapi.Mount{ContainerPath: "/d", HostPath: hostDir, UidMappings: podMap},
+			userns: true, d: idmapOK, wantErr: ErrInvalid},
+		{name: "idmap empty mapping", m: &runtimeapi.Mount{ContainerPath: "/d", HostPath: hostDir, UidMappings: podMap, GidMappings: []*runtimeapi.IDMapping{{HostId: 5}}},
+			userns: true, d: idmapOK, wantErr: ErrInvalid},
+		{name: "idmap overflowing mapping", m: &runtimeapi.Mount{ContainerPath: "/d", HostPath: hostDir, UidMappings: []*runtimeapi.IDMapping{{HostId: 1 << 31, Length: 1 << 31}, {HostId: 4294967295, Length: 2}}, GidMappings: podMap},
+			userns: true, d: idmapOK, wantErr: ErrInvalid},
+		{name: "idmap nil mapping", m: &runtimeapi.Mount{ContainerPath: "/d", HostPath: hostDir, UidMappings: []*runtimeapi.IDMapping{nil}, GidMappings: podMap},
+			userns: true, d: idmapOK, wantErr: ErrInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := input(t, &runtimeapi.ContainerConfig{Mounts: []*runtimeapi.Mount{tc.m}})
+			if tc.userns {
+				in.Sandbox.UserNS = testUserNS
+			}
 			if tc.setup != nil {
 				tc.setup(in.RootFS)
 			}
@@ -412,6 +436,13 @@ func TestMounts(t *testing.T) {
 				if !slices.Contains(got.Options, o) {
 					t.Errorf("options %v lack %s", got.Options, o)
 				}
+			}
+			want := []rspec.LinuxIDMapping(nil)
+			if tc.idmap {
+				want = testUserNS.UIDs
+			}
+			if !slices.Equal(got.UIDMappings, want) || !slices.Equal(got.GIDMappings, want) {
+				t.Errorf("mount mappings uid %v gid %v; want %v", got.UIDMappings, got.GIDMappings, want)
 			}
 			if r.Mounts[0].ContainerPath != tc.wantDst {
 				t.Errorf("reported container path %s", r.Mounts[0].ContainerPath)
@@ -521,5 +552,75 @@ func TestSpecSetsNoHostname(t *testing.T) {
 		if ns.Type == "uts" {
 			t.Error("host network pod's container has its own UTS namespace")
 		}
+	}
+}
+
+func TestContainerJoinsPodUserNamespace(t *testing.T) {
+	in := input(t, &runtimeapi.ContainerConfig{})
+	in.Sandbox.UserNS = testUserNS
+	s := build(t, in).Spec
+	found := false
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == rspec.UserNamespace {
+			found = n.Path == testUserNS.Path
+		}
+	}
+	if !found {
+		t.Errorf("namespaces %v: want the user namespace %s joined", s.Linux.Namespaces, testUserNS.Path)
+	}
+	if len(s.Linux.UIDMappings) != 0 || len(s.Linux.GIDMappings) != 0 {
+		t.Errorf("linux mappings %v %v set next to a userns path (runc reads them from the namespace)", s.Linux.UIDMappings, s.Linux.GIDMappings)
+	}
+	// Without a pod user namespace the container gets none.
+	s = build(t, input(t, &runtimeapi.ContainerConfig{})).Spec
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == rspec.UserNamespace {
+			t.Errorf("host-userns pod: container has a user namespace %+v", n)
+		}
+	}
+}
+
+func TestContainerUserNamespaceRequest(t *testing.T) {
+	other := []*runtimeapi.IDMapping{{ContainerId: 0, HostId: 300000, Length: 65536}}
+	u := func(mode runtimeapi.NamespaceMode, m []*runtimeapi.IDMapping) *runtimeapi.UserNamespace {
+		return &runtimeapi.UserNamespace{Mode: mode, Uids: m, Gids: m}
+	}
+	for _, tc := range []struct {
+		name    string
+		pod     UserNS
+		req     *runtimeapi.UserNamespace
+		runAs   int64 // > 0: run as this user; < 0: PID mode NODE
+		wantErr bool
+	}{
+		{"nil joins the pod's", testUserNS, nil, 0, false},
+		{"POD with the pod's mappings", testUserNS, u(runtimeapi.NamespaceMode_POD, podMap), 0, false},
+		{"POD without mappings", testUserNS, u(runtimeapi.NamespaceMode_POD, nil), 0, false},
+		{"POD with other mappings", testUserNS, u(runtimeapi.NamespaceMode_POD, other), 0, true},
+		{"POD with uids only differing", testUserNS, &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: podMap, Gids: other}, 0, true},
+		{"NODE in a userns pod", testUserNS, u(runtimeapi.NamespaceMode_NODE, nil), 0, true},
+		{"NODE in a host pod", UserNS{}, u(runtimeapi.NamespaceMode_NODE, nil), 0, false},
+		{"POD mappings in a host pod", UserNS{}, u(runtimeapi.NamespaceMode_POD, podMap), 0, true},
+		{"CONTAINER", testUserNS, u(runtimeapi.NamespaceMode_CONTAINER, nil), 0, true},
+		{"TARGET", UserNS{}, u(runtimeapi.NamespaceMode_TARGET, nil), 0, true},
+		{"host PID in a userns pod", testUserNS, nil, -1, true},
+		{"user inside the mapping", testUserNS, nil, 65535, false},
+		{"user outside the mapping", testUserNS, nil, 65536, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(t, &runtimeapi.ContainerConfig{})
+			in.Sandbox.UserNS = tc.pod
+			sc := in.Config.Linux.SecurityContext
+			sc.NamespaceOptions.UsernsOptions = tc.req
+			switch {
+			case tc.runAs > 0:
+				sc.RunAsUser = &runtimeapi.Int64Value{Value: tc.runAs}
+			case tc.runAs < 0:
+				sc.NamespaceOptions.Pid = runtimeapi.NamespaceMode_NODE
+			}
+			_, err := Build(in)
+			if tc.wantErr != (err != nil) || (err != nil && !errors.Is(err, ErrInvalid)) {
+				t.Fatalf("err = %v; want an InvalidArgument error: %v", err, tc.wantErr)
+			}
+		})
 	}
 }
