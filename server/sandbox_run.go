@@ -361,16 +361,18 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	setStage("nri")
 	unblock := s.nri.BlockSync()
 	defer unblock()
-	if err := s.nri.RunPodSandbox(ctx, sb); err != nil {
-		return err
-	}
 	if s.nri.Active() {
+		// Also when the hook fails: plugins before the failing one saw
+		// the pod.
 		undo.Add("NRI stop and remove pod", func(ctx context.Context) error {
 			if err := s.nri.StopPodSandbox(ctx, sb); err != nil {
 				log.Warn("NRI StopPodSandbox in rollback", "error", err)
 			}
 			return s.nri.RemovePodSandbox(ctx, sb)
 		})
+	}
+	if err := s.nri.RunPodSandbox(ctx, sb); err != nil {
+		return err
 	}
 
 	setStage("state file")

@@ -529,6 +529,11 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 		c.SetExited(128, time.Now(), oci.ReasonError, err.Error())
 		m.exitMu.Unlock()
 		c.Save()
+		if sb != nil {
+			// Plugins were told it starts; off this goroutine, which
+			// holds the container's lock their answers may need.
+			go m.nriStopped(context.WithoutCancel(ctx), c)
+		}
 		return err
 	}
 	m.exitMu.Lock()
@@ -653,7 +658,15 @@ func (m *Manager) Update(ctx context.Context, id string, r *runtimeapi.LinuxCont
 			return err
 		}
 	}
-	defer post()
+	if err := m.updateLocked(ctx, c, r); err != nil {
+		return err
+	}
+	// After the container's lock, and only for an update that happened.
+	post()
+	return nil
+}
+
+func (m *Manager) updateLocked(ctx context.Context, c *store.Container, r *runtimeapi.LinuxContainerResources) error {
 	c.Lock()
 	defer c.Unlock()
 	if st := c.State(); st != runtimeapi.ContainerState_CONTAINER_RUNNING && st != runtimeapi.ContainerState_CONTAINER_CREATED {

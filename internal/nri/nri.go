@@ -309,15 +309,16 @@ func (r *Runtime) CreateContainer(ctx context.Context, sb *store.Sandbox, c *sto
 	pod := PodSandbox(sb)
 	r.mu.Lock()
 	rpl, err := r.a.CreateContainer(ctx, &api.CreateContainerRequest{Pod: pod, Container: ctr})
-	var updates []*api.ContainerUpdate
+	r.ctrs[c.ID] = ctrCreated
+	updates := rpl.GetUpdate()
 	if err == nil {
-		r.ctrs[c.ID] = ctrCreated
-		updates = rpl.GetUpdate()
-		if err = Adjust(spec, rpl.GetAdjust(), limits); err != nil {
-			// Plugins may have reserved resources for the container:
-			// tell them it is gone.
-			updates = r.removeLocked(ctx, sb, c)
-		}
+		err = Adjust(spec, rpl.GetAdjust(), limits)
+	}
+	if err != nil {
+		// Plugins before the one that failed, or all of them for a
+		// refused adjustment, may have reserved resources for the
+		// container: tell them it is gone.
+		updates = r.removeLocked(ctx, sb, c)
 	}
 	r.mu.Unlock()
 	if failed := r.applyUpdates(ctx, updates); len(failed) > 0 {
