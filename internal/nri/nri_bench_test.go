@@ -4,8 +4,10 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/containerd/nri/pkg/api"
+	"github.com/containerd/nri/pkg/stub"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -75,7 +77,8 @@ func lifecycle(b *testing.B, r *Runtime, sb *store.Sandbox, c *store.Container, 
 // BenchmarkLifecycleHooks measures what NRI adds to the 8 lifecycle RPCs
 // of one pod with one container: "off" is enable_nri=false (a nil
 // Runtime), "no-plugin" is NRI enabled and serving with no plugin
-// connected, the state of most nodes.
+// connected, the state of most nodes; "one-plugin" adds a plugin in this
+// process that records container events (the ttrpc round trips).
 func BenchmarkLifecycleHooks(b *testing.B) {
 	sb := &store.Sandbox{ID: "pod", Config: &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "p"}}}
 	c := &store.Container{ID: "ctr", SandboxID: "pod", Config: &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: "c"}}}
@@ -89,6 +92,26 @@ func BenchmarkLifecycleHooks(b *testing.B) {
 	})
 	b.Run("no-plugin", func(b *testing.B) {
 		r := startedRuntime(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			lifecycle(b, r, sb, c, spec)
+		}
+	})
+	b.Run("one-plugin", func(b *testing.B) {
+		r := startedRuntime(b)
+		p := &recorder{ready: make(chan struct{})}
+		s, err := stub.New(p, stub.WithPluginName("bench"), stub.WithPluginIdx("10"), stub.WithSocketPath(r.socket))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		b.Cleanup(func() { cancel(); <-done })
+		<-p.ready
+		for !r.Active() {
+			time.Sleep(time.Millisecond)
+		}
 		b.ReportAllocs()
 		for b.Loop() {
 			lifecycle(b, r, sb, c, spec)
