@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,4 +241,103 @@ func TestNRIPreinstalledPluginStartsWithDaemon(t *testing.T) {
 	waitFile(t, syncFile, before+" before", 15*time.Second)
 	run(t, d, podID, pc, ctrConfig("after", []string{"sh", "-c", `echo "PREINSTALLED=$PREINSTALLED"; sleep 300`}))
 	waitFile(t, filepath.Join(pc.LogDirectory, "after.log"), "PREINSTALLED=from-plugin-config", 10*time.Second)
+}
+
+// podRecorder records pod events with the metadata plugins get.
+type podRecorder struct {
+	mu     sync.Mutex
+	events []string
+	ready  chan struct{}
+	once   sync.Once
+}
+
+func (p *podRecorder) add(ev string, pod *api.PodSandbox) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, fmt.Sprintf("%s %s/%s uid=%s app=%s note=%s", ev,
+		pod.GetNamespace(), pod.GetName(), pod.GetUid(), pod.GetLabels()["app"], pod.GetAnnotations()["note"]))
+}
+
+func (p *podRecorder) Synchronize(context.Context, []*api.PodSandbox, []*api.Container) ([]*api.ContainerUpdate, error) {
+	p.once.Do(func() { close(p.ready) })
+	return nil, nil
+}
+
+func (p *podRecorder) RunPodSandbox(_ context.Context, pod *api.PodSandbox) error {
+	p.add("RunPodSandbox", pod)
+	return nil
+}
+
+func (p *podRecorder) UpdatePodSandbox(_ context.Context, pod *api.PodSandbox, overhead, res *api.LinuxResources) error {
+	p.add(fmt.Sprintf("UpdatePodSandbox memory=%d", res.GetMemory().GetLimit().GetValue()), pod)
+	return nil
+}
+
+func (p *podRecorder) PostUpdatePodSandbox(_ context.Context, pod *api.PodSandbox) error {
+	p.add("PostUpdatePodSandbox", pod)
+	return nil
+}
+
+func (p *podRecorder) StopPodSandbox(_ context.Context, pod *api.PodSandbox) error {
+	p.add("StopPodSandbox", pod)
+	return nil
+}
+
+func (p *podRecorder) RemovePodSandbox(_ context.Context, pod *api.PodSandbox) error {
+	p.add("RemovePodSandbox", pod)
+	return nil
+}
+
+// TestNRIPodEventsCarryMetadata: a plugin hears a pod's run, resource
+// update, stop (once, though stopped twice) and removal in order, each
+// with the pod's namespace, name, uid, labels and annotations.
+func TestNRIPodEventsCarryMetadata(t *testing.T) {
+	requireRoot(t)
+	d := framework.NewDaemon(t, framework.Options{})
+	p := &podRecorder{ready: make(chan struct{})}
+	s, err := stub.New(p, stub.WithPluginName("pods"), stub.WithPluginIdx("10"), stub.WithSocketPath(d.NRISocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-p.ready:
+	case <-time.After(15 * time.Second):
+		t.Fatal("NRI plugin not synchronised within 15s")
+	}
+
+	parent := fmt.Sprintf("/crio-e2e-nri-%d/pod", subnetSeq.Add(1))
+	cfg := podConfig("nri-pod", func(c *runtimeapi.PodSandboxConfig) {
+		c.Linux.CgroupParent = parent
+		c.Annotations = map[string]string{"note": "hello"}
+	})
+	id := runPod(t, d, cfg)
+	rpc := framework.Ctx(t)
+	if _, err := d.Runtime.UpdatePodSandboxResources(rpc, &runtimeapi.UpdatePodSandboxResourcesRequest{
+		PodSandboxId: id, Resources: &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 64 << 20},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := d.Runtime.StopPodSandbox(rpc, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Runtime.RemovePodSandbox(rpc, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
+		t.Fatal(err)
+	}
+	meta := fmt.Sprintf(" e2e/nri-pod uid=%s app=nri-pod note=hello", cfg.Metadata.Uid)
+	want := []string{
+		"RunPodSandbox" + meta, fmt.Sprintf("UpdatePodSandbox memory=%d", 64<<20) + meta, "PostUpdatePodSandbox" + meta,
+		"StopPodSandbox" + meta, "RemovePodSandbox" + meta,
+	}
+	p.mu.Lock()
+	got := slices.Clone(p.events)
+	p.mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Errorf("plugin heard\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
 }
