@@ -99,6 +99,11 @@ network_dir = "$work/cni"
 plugin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
 [crio.nri]
 nri_listen = "$work/nri.sock"
+nri_plugin_dir = "$work/nri-plugins"
+nri_plugin_config_dir = "$work/nri-conf.d"
+# critest holds a late plugin's Synchronize open for 2 s on purpose, as
+# long as the default request timeout (CRI-O's too), which would drop it.
+nri_plugin_request_timeout = "10s"
 EOF
 # CRITEST_CRIO_DROPIN: an extra drop-in for the daemon (debugging, other handlers).
 [ -n "${CRITEST_CRIO_DROPIN:-}" ] && cp "$CRITEST_CRIO_DROPIN" "$work/crio.conf.d/90-extra.conf"

@@ -11,6 +11,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/container"
+	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/store"
 )
 
@@ -38,10 +39,14 @@ func (s *Server) containersServed() error {
 
 // containerError maps an error of the container manager to a gRPC status.
 func containerError(what string, err error) error {
+	msg := fmt.Sprintf("%s: %v", what, err)
+	// Before FromError: a plugin's error carries the plugin's own status.
+	if errors.As(err, new(*nri.PluginError)) {
+		return status.Error(codes.FailedPrecondition, msg)
+	}
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	msg := fmt.Sprintf("%s: %v", what, err)
 	switch {
 	case errors.Is(err, container.ErrNotFound):
 		return status.Error(codes.NotFound, msg)

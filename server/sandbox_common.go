@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
 )
@@ -49,6 +50,10 @@ func (s *Server) getSandbox(id string) (*store.Sandbox, error) {
 
 // sandboxError maps an error from setting a sandbox up to a gRPC status.
 func sandboxError(what string, err error) error {
+	// Before FromError: a plugin's error carries the plugin's own status.
+	if errors.As(err, new(*nri.PluginError)) {
+		return status.Error(codes.FailedPrecondition, fmt.Sprintf("%s: %v", what, err))
+	}
 	if _, ok := status.FromError(err); ok {
 		return err
 	}

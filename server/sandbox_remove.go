@@ -27,6 +27,10 @@ func (s *Server) RemovePodSandbox(ctx context.Context, req *runtimeapi.RemovePod
 	if err != nil {
 		return nil, err
 	}
+	// Before the sandbox's lock, as BlockSync requires: a plugin
+	// registering meanwhile sees the pod and its containers or hears of
+	// their removal.
+	defer s.nri.BlockSync()()
 	sb.Lock()
 	defer sb.Unlock()
 	if _, err := s.sandboxes.Get(sb.ID); err != nil {
@@ -61,6 +65,10 @@ func (s *Server) removeSandbox(ctx context.Context, sb *store.Sandbox) error {
 	}
 	s.sandboxes.Delete(sb.ID)
 	s.sandboxes.Names.Release(sb.Name, sb.ID)
+	if err := s.nri.RemovePodSandbox(ctx, sb); err != nil {
+		// The pod is gone whatever a plugin says.
+		s.sandboxLog(sb).Warn("NRI RemovePodSandbox", "error", err)
+	}
 	s.publishSandboxEvent(sb, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT)
 	s.sandboxLog(sb).Info("pod sandbox removed")
 	return nil

@@ -354,6 +354,27 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		}
 	}
 
+	// NRI plugins hear of the pod before anything can list it or put a
+	// container in it; a plugin's error fails the RPC and rolls back. The
+	// sync block, held until the sandbox is published, keeps a plugin
+	// registering meanwhile from missing it.
+	setStage("nri")
+	unblock := s.nri.BlockSync()
+	defer unblock()
+	if s.nri.Active() {
+		// Also when the hook fails: plugins before the failing one saw
+		// the pod.
+		undo.Add("NRI stop and remove pod", func(ctx context.Context) error {
+			if err := s.nri.StopPodSandbox(ctx, sb); err != nil {
+				log.Warn("NRI StopPodSandbox in rollback", "error", err)
+			}
+			return s.nri.RemovePodSandbox(ctx, sb)
+		})
+	}
+	if err := s.nri.RunPodSandbox(ctx, sb); err != nil {
+		return err
+	}
+
 	setStage("state file")
 	sb.SetState(runtimeapi.PodSandboxState_SANDBOX_READY)
 	if err := sb.Save(); err != nil {
@@ -367,6 +388,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	}
 	s.sandboxes.Add(p.id, sb)
 	s.sandboxes.Names.Finish(p.name, p.id)
+	unblock()
 	s.publishSandboxEvent(sb, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
 	s.publishSandboxEvent(sb, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
 	setStage("done")

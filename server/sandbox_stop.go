@@ -45,6 +45,14 @@ func (s *Server) stopSandbox(ctx context.Context, sb *store.Sandbox) error {
 	if err := s.podContainers.StopPodContainers(ctx, sb); err != nil {
 		return fmt.Errorf("stopping the pod's containers: %w", err)
 	}
+	// Plugins hear of the stop once, with the containers stopped and the
+	// pod still whole; a plugin's error fails the RPC, whose retry asks
+	// again.
+	if sb.State() == runtimeapi.PodSandboxState_SANDBOX_READY {
+		if err := s.nri.StopPodSandbox(ctx, sb); err != nil {
+			return err
+		}
+	}
 	if sb.InfraPID != 0 {
 		if err := sandbox.KillInfra(sb.InfraPID, sb.InfraStartTime); err != nil {
 			return err

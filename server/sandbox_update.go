@@ -14,7 +14,7 @@ import (
 // its containers' plus the pod overhead) to the pod's cgroup. The kubelet
 // calls it after resizing the pod cgroup itself and treats it as best
 // effort, so writing the same limits again is harmless.
-func (s *Server) UpdatePodSandboxResources(_ context.Context, req *runtimeapi.UpdatePodSandboxResourcesRequest) (*runtimeapi.UpdatePodSandboxResourcesResponse, error) {
+func (s *Server) UpdatePodSandboxResources(ctx context.Context, req *runtimeapi.UpdatePodSandboxResourcesRequest) (*runtimeapi.UpdatePodSandboxResourcesResponse, error) {
 	sb, err := s.getSandbox(req.GetPodSandboxId())
 	if err != nil {
 		return nil, err
@@ -35,9 +35,14 @@ func (s *Server) UpdatePodSandboxResources(_ context.Context, req *runtimeapi.Up
 	} else if q < 0 {
 		l.CPUQuota = -1
 	}
+	post, err := s.nri.UpdatePodSandbox(ctx, sb, r, o)
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "updating pod sandbox %s resources: %v", sb.ID, err)
+	}
 	if err := cgroups.Apply(sb.CgroupPath, l); err != nil {
 		return nil, status.Errorf(codes.Internal, "updating pod sandbox %s resources: %v", sb.ID, err)
 	}
+	post()
 	s.log.Info("pod resources updated", "sandbox", sb.ID, "cpu_shares", l.CPUShares, "cpu_quota", l.CPUQuota, "memory", l.MemoryBytes)
 	return &runtimeapi.UpdatePodSandboxResourcesResponse{}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/crio/crio/internal/events"
 	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/network"
+	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/store"
 	"github.com/crio/crio/internal/streaming"
 )
@@ -52,6 +53,8 @@ type Server struct {
 	// stream serves exec, attach and port-forward sessions; nil without
 	// containers.
 	stream *streaming.Server
+	// nri relays lifecycle events to NRI plugins; nil when NRI is off.
+	nri *nri.Runtime
 }
 
 // Options carries what the server is built from.
@@ -67,6 +70,9 @@ type Options struct {
 	SandboxRoot string
 	// Store is the storage store container root filesystems are made on.
 	Store cstorage.Store
+	// NRI is the NRI runtime, not started yet: New starts it once the
+	// server can list and update containers. nil turns NRI off.
+	NRI *nri.Runtime
 }
 
 // New builds a server from opts.
@@ -80,6 +86,7 @@ func New(opts Options) (*Server, error) {
 		sandboxes: store.NewSandboxes(), net: opts.Network, sandboxRoot: opts.SandboxRoot,
 		podContainers: noPodContainers{},
 		events:        events.New(),
+		nri:           opts.NRI,
 	}
 	if s.sandboxRoot != "" {
 		if err := s.restoreSandboxes(); err != nil {
@@ -89,7 +96,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Store != nil && opts.Images != nil {
 		m, err := container.New(container.Options{
 			Config: opts.Config, Logger: log, Store: opts.Store, Images: opts.Images,
-			Sandboxes: s.sandboxes.Get, OnEvent: s.publishContainerEvent,
+			Sandboxes: s.sandboxes.Get, OnEvent: s.publishContainerEvent, NRI: opts.NRI,
 		})
 		if err != nil {
 			return nil, err
@@ -101,6 +108,10 @@ func New(opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.collector = s.startStatsCollector(time.Duration(opts.Config.Get().Stats.StatsCollectionPeriod) * time.Second)
+		if err := s.startNRI(); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }

@@ -56,6 +56,19 @@ var flagKeys = []flagKey{
 		return err
 	}},
 	{name: "nri-listen", key: "crio.nri.nri_listen", usage: "NRI socket", set: func(c *config.Config, v string, _ []string) error { c.NRI.SocketPath = v; return nil }},
+	{name: "nri-plugin-dir", key: "crio.nri.nri_plugin_dir", usage: "directory of pre-installed NRI plugins", set: func(c *config.Config, v string, _ []string) error { c.NRI.PluginPath = v; return nil }},
+	{name: "nri-plugin-config-dir", key: "crio.nri.nri_plugin_config_dir", usage: "directory of pre-installed NRI plugins' configurations", set: func(c *config.Config, v string, _ []string) error { c.NRI.PluginConfigPath = v; return nil }},
+	{name: "nri-plugin-registration-timeout", key: "crio.nri.nri_plugin_registration_timeout", usage: "how long an NRI plugin may take to register", set: func(c *config.Config, v string, _ []string) error {
+		return c.NRI.PluginRegistrationTimeout.UnmarshalText([]byte(v))
+	}},
+	{name: "nri-plugin-request-timeout", key: "crio.nri.nri_plugin_request_timeout", usage: "how long an NRI plugin may take to answer a request", set: func(c *config.Config, v string, _ []string) error {
+		return c.NRI.PluginRequestTimeout.UnmarshalText([]byte(v))
+	}},
+	{name: "nri-disable-connections", key: "crio.nri.nri_disable_connections", usage: "serve no NRI socket (true/false)", set: func(c *config.Config, v string, _ []string) error {
+		b, err := strconv.ParseBool(v)
+		c.NRI.DisableConnections = b
+		return err
+	}},
 }
 
 // addConfigFlags declares every flagKey on fs.

@@ -141,13 +141,27 @@ type StatsConfig struct {
 
 // NRIConfig is [crio.nri].
 type NRIConfig struct {
-	Enabled                   bool     `toml:"enable_nri" doc:"Enable NRI plugins (NRI is not implemented yet: no socket is served)."`
-	SocketPath                string   `toml:"nri_listen" doc:"Socket NRI plugins connect to (not served yet)."`
-	PluginPath                string   `toml:"nri_plugin_dir" doc:"Directory of pre-installed NRI plugins started by the daemon (not implemented yet)."`
-	PluginConfigPath          string   `toml:"nri_plugin_config_dir" doc:"Directory of NRI plugins' configurations (not implemented yet)."`
-	PluginRegistrationTimeout Duration `toml:"nri_plugin_registration_timeout" doc:"How long a plugin may take to register (not implemented yet)."`
-	PluginRequestTimeout      Duration `toml:"nri_plugin_request_timeout" doc:"How long a plugin may take to answer a request (not implemented yet)."`
-	DisableConnections        bool     `toml:"nri_disable_connections" doc:"Refuse externally started plugins (not implemented yet)."`
+	Enabled                   bool               `toml:"enable_nri" doc:"Enable NRI: plugins hook into pod and container lifecycles and may adjust containers' OCI specs. With no plugin connected it costs nothing."`
+	SocketPath                string             `toml:"nri_listen" doc:"Unix socket externally started NRI plugins connect to."`
+	PluginPath                string             `toml:"nri_plugin_dir" doc:"Directory of pre-installed NRI plugins (executables named IDX-NAME) the daemon starts."`
+	PluginConfigPath          string             `toml:"nri_plugin_config_dir" doc:"Directory of pre-installed plugins' configurations (IDX-NAME.conf or NAME.conf)."`
+	PluginRegistrationTimeout Duration           `toml:"nri_plugin_registration_timeout" doc:"How long a plugin may take to register after it connects."`
+	PluginRequestTimeout      Duration           `toml:"nri_plugin_request_timeout" doc:"How long a plugin may take to answer one request (synchronisation included); a plugin that times out is disconnected and the request goes on without it."`
+	DisableConnections        bool               `toml:"nri_disable_connections" doc:"Serve no socket: only pre-installed plugins run."`
+	DefaultValidator          NRIValidatorConfig `toml:"default_validator" doc:"The built-in validator of plugins' container adjustments."`
+}
+
+// NRIValidatorConfig is [crio.nri.default_validator], NRI's built-in
+// validator of container adjustments, with CRI-O's key names.
+type NRIValidatorConfig struct {
+	Enable                                bool     `toml:"nri_enable_default_validator" doc:"Run the default validator on every adjustment plugins make."`
+	RejectOCIHookAdjustment               bool     `toml:"nri_validator_reject_oci_hook_adjustment" doc:"Refuse adjustments that add OCI hooks."`
+	RejectRuntimeDefaultSeccompAdjustment bool     `toml:"nri_validator_reject_runtime_default_seccomp_adjustment" doc:"Refuse seccomp policy changes to containers running the runtime's default profile."`
+	RejectUnconfinedSeccompAdjustment     bool     `toml:"nri_validator_reject_unconfined_seccomp_adjustment" doc:"Refuse seccomp policy changes to unconfined containers."`
+	RejectCustomSeccompAdjustment         bool     `toml:"nri_validator_reject_custom_seccomp_adjustment" doc:"Refuse seccomp policy changes to containers with a localhost profile."`
+	RejectNamespaceAdjustment             bool     `toml:"nri_validator_reject_namespace_adjustment" doc:"Refuse adjustments of Linux namespaces."`
+	RequiredPlugins                       []string `toml:"nri_validator_required_plugins" doc:"Plugins that must have seen every container for it to be created."`
+	TolerateMissingAnnotation             string   `toml:"nri_validator_tolerate_missing_plugins_annotation" doc:"Pod annotation that, when \"true\", lets a pod's containers be created without the required plugins."`
 }
 
 // Default returns the configuration used when no file sets a value.

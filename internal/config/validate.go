@@ -228,6 +228,12 @@ func validate(c *Config) []*FieldError {
 	if c.NRI.PluginRegistrationTimeout < 0 || c.NRI.PluginRequestTimeout < 0 {
 		bad("crio.nri", "timeouts may not be negative")
 	}
+	if c.NRI.Enabled && !c.NRI.DisableConnections && !filepath.IsAbs(c.NRI.SocketPath) {
+		bad("crio.nri.nri_listen", "must be an absolute path, got %q", c.NRI.SocketPath)
+	}
+	if c.NRI.Enabled && c.NRI.PluginPath != "" && !filepath.IsAbs(c.NRI.PluginPath) {
+		bad("crio.nri.nri_plugin_dir", "must be an absolute path, got %q", c.NRI.PluginPath)
+	}
 	return errs
 }
 

@@ -22,6 +22,11 @@ func injectCDIDevices(spec *rspec.Spec, cfg *runtimeapi.ContainerConfig, dirs []
 		return fmt.Errorf("%w: CDI annotations: %v", ErrInvalid, err)
 	}
 	names = append(names, annotated...)
+	return injectCDINames(spec, names, dirs)
+}
+
+// injectCDINames injects CDI devices by fully qualified name.
+func injectCDINames(spec *rspec.Spec, names []string, dirs []string) error {
 	if len(names) == 0 {
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	nriapi "github.com/containerd/nri/pkg/api"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	cstorage "go.podman.io/storage"
@@ -29,6 +30,7 @@ import (
 	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/image"
+	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/oci"
 	"github.com/crio/crio/internal/spec"
 	"github.com/crio/crio/internal/store"
@@ -63,6 +65,7 @@ type Manager struct {
 	rt         *oci.Runtime
 	sandboxes  SandboxLookup
 	onEvent    func(*store.Container, runtimeapi.ContainerEventType)
+	nri        *nri.Runtime
 	Containers *store.Containers
 
 	// exitMu orders exit recording with start (a process that exits at
@@ -79,13 +82,15 @@ type Options struct {
 	Sandboxes SandboxLookup
 	// OnEvent, when set, is told of every lifecycle change (CRI events).
 	OnEvent func(*store.Container, runtimeapi.ContainerEventType)
+	// NRI relays lifecycle events to NRI plugins; nil when NRI is off.
+	NRI *nri.Runtime
 }
 
 // New makes the manager, its OCI runtime and exit monitor, and reloads the
 // containers saved on disk.
 func New(o Options) (*Manager, error) {
 	m := &Manager{cfg: o.Config, log: o.Logger, store: o.Store, images: o.Images, sandboxes: o.Sandboxes,
-		onEvent: o.OnEvent, Containers: store.NewContainers()}
+		onEvent: o.OnEvent, nri: o.NRI, Containers: store.NewContainers()}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -122,6 +127,20 @@ func (m *Manager) handleExit(id string) {
 		return
 	}
 	m.recordExit(c)
+	if m.nri.Active() && c.State() == runtimeapi.ContainerState_CONTAINER_EXITED {
+		// Off the exit monitor: a slow plugin must not delay other exits.
+		go m.nriStopped(context.Background(), c)
+	}
+}
+
+// nriStopped tells NRI plugins c stopped (once, whoever calls first).
+func (m *Manager) nriStopped(ctx context.Context, c *store.Container) {
+	if !m.nri.Active() {
+		return
+	}
+	if sb, err := m.sandboxes(c.SandboxID); err == nil {
+		m.nri.StopContainer(ctx, sb, c)
+	}
 }
 
 // recordExit reads the exit from conmon's files and persists it.
@@ -332,16 +351,6 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if err := injectCDIDevices(res.Spec, cfg, live.Runtime.CDISpecDirs); err != nil {
 		return "", err
 	}
-	if err := checkCommand(rootfs, res.Spec.Process.Args[0], res.Spec.Process.Env); err != nil {
-		return "", err
-	}
-	b, err := json.Marshal(res.Spec)
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
-		return "", fmt.Errorf("writing the OCI bundle: %w", err)
-	}
 	logPath, err := spec.LogPath(sb.LogDirectory, cfg.LogPath)
 	if err != nil {
 		return "", err
@@ -374,6 +383,33 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	for _, g := range res.User.SupplementalGroups {
 		c.SupplementalGroups = append(c.SupplementalGroups, int64(g))
 	}
+
+	// NRI plugins see the container before it exists anywhere a List
+	// could find it, and may adjust its spec. The sync block keeps a
+	// plugin registering meanwhile from missing it.
+	unblock := m.nri.BlockSync()
+	defer unblock()
+	if m.nri.Active() {
+		dirs := live.Runtime.CDISpecDirs
+		err := m.nri.CreateContainer(ctx, sb, c, res.Spec, nri.Limits{
+			CDIInject: func(s *rspec.Spec, names []string) error { return injectCDINames(s, names, dirs) },
+		})
+		if err != nil {
+			return "", err
+		}
+		undo = append(undo, func() { m.nri.RemoveContainer(context.WithoutCancel(ctx), sb, c) })
+		c.Runtime.CgroupPath = res.Spec.Linux.CgroupsPath
+	}
+	if err := checkCommand(rootfs, res.Spec.Process.Args[0], res.Spec.Process.Env); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(res.Spec)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+		return "", fmt.Errorf("writing the OCI bundle: %w", err)
+	}
 	c.SetCreated(cfg.GetLinux().GetResources())
 
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
@@ -394,8 +430,10 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	}
 	m.Containers.Add(id, c)
 	m.Containers.Names.Finish(name, id)
+	unblock()
 	m.log.Info("created container", "id", id, "name", name, "sandbox", sb.ID)
 	m.event(c, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
+	m.nri.PostCreateContainer(ctx, sb, c)
 	return id, nil
 }
 
@@ -476,12 +514,26 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if st := c.State(); st != runtimeapi.ContainerState_CONTAINER_CREATED {
 		return fmt.Errorf("%w: container %s is %s, not CREATED", ErrState, c.ID, st)
 	}
+	var sb *store.Sandbox
+	if m.nri.Active() {
+		if sb, err = m.sandboxes(c.SandboxID); err != nil {
+			return fmt.Errorf("pod sandbox %s: %w", c.SandboxID, err)
+		}
+		if err := m.nri.StartContainer(ctx, sb, c); err != nil {
+			return err
+		}
+	}
 	now := time.Now()
 	if err := m.rt.Start(ctx, &c.Runtime); err != nil {
 		m.exitMu.Lock()
 		c.SetExited(128, time.Now(), oci.ReasonError, err.Error())
 		m.exitMu.Unlock()
 		c.Save()
+		if sb != nil {
+			// Plugins were told it starts; off this goroutine, which
+			// holds the container's lock their answers may need.
+			go m.nriStopped(context.WithoutCancel(ctx), c)
+		}
 		return err
 	}
 	m.exitMu.Lock()
@@ -490,6 +542,9 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	m.event(c, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
 	// An exit recorded before SetStarted stays recorded.
 	m.recordExit(c)
+	if sb != nil {
+		m.nri.PostStartContainer(ctx, sb, c)
+	}
 	return c.Save()
 }
 
@@ -507,8 +562,14 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 		return err
 	}
 	c.Lock()
-	defer c.Unlock()
-	return m.stopLocked(ctx, c, timeout)
+	err = m.stopLocked(ctx, c, timeout)
+	c.Unlock()
+	if err != nil {
+		return err
+	}
+	// Without the container's lock: plugins' answers may update it.
+	m.nriStopped(ctx, c)
+	return nil
 }
 
 func (m *Manager) stopLocked(ctx context.Context, c *store.Container, timeout time.Duration) error {
@@ -526,20 +587,44 @@ func (m *Manager) stopLocked(ctx context.Context, c *store.Container, timeout ti
 // Remove removes a container, killing it if it runs. Removing an absent
 // container succeeds.
 func (m *Manager) Remove(ctx context.Context, id string) error {
+	// Before the container's lock, as BlockSync requires.
+	defer m.nri.BlockSync()()
+	return m.remove(ctx, id)
+}
+
+// remove is Remove for a caller that holds the NRI sync block.
+func (m *Manager) remove(ctx context.Context, id string) error {
 	c, err := m.Get(id)
 	if err != nil {
 		return err
 	}
+	removed, err := m.removeLocked(ctx, c)
+	if err != nil || !removed {
+		return err
+	}
+	// Without the container's lock: plugins' answers may update others,
+	// which could be waiting for NRI with their own lock held.
+	if m.nri.Active() {
+		if sb, err := m.sandboxes(c.SandboxID); err == nil {
+			m.nri.RemoveContainer(ctx, sb, c)
+		}
+	}
+	return nil
+}
+
+// removeLocked removes c under its lock; it reports false when another
+// call removed it first.
+func (m *Manager) removeLocked(ctx context.Context, c *store.Container) (bool, error) {
 	c.Lock()
 	defer c.Unlock()
 	if _, err := m.Containers.Get(c.ID); err != nil {
-		return nil // removed while we waited for the lock
+		return false, nil // removed while we waited for the lock
 	}
 	if err := m.stopLocked(ctx, c, 0); err != nil {
-		return err
+		return false, err
 	}
 	if err := m.rt.Delete(context.WithoutCancel(ctx), &c.Runtime); err != nil {
-		return fmt.Errorf("removing container %s from the runtime: %w", c.ID, err)
+		return false, fmt.Errorf("removing container %s from the runtime: %w", c.ID, err)
 	}
 	m.unmountImageVolumes(c.Mounts)
 	m.deleteStorage(c.ID)
@@ -549,7 +634,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	m.Containers.Names.Release(c.Name, c.ID)
 	m.log.Info("removed container", "id", c.ID)
 	m.event(c, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT)
-	return nil
+	return true, nil
 }
 
 // Update applies and records new resources.
@@ -561,6 +646,27 @@ func (m *Manager) Update(ctx context.Context, id string, r *runtimeapi.LinuxCont
 	if r == nil {
 		return fmt.Errorf("%w: linux resources are required", ErrInvalid)
 	}
+	post := func() {}
+	if m.nri.Active() {
+		// Before the container's lock: a plugin may update this very
+		// container from its hook.
+		sb, err := m.sandboxes(c.SandboxID)
+		if err != nil {
+			return fmt.Errorf("pod sandbox %s: %w", c.SandboxID, err)
+		}
+		if r, post, err = m.nri.UpdateContainer(ctx, sb, c, r); err != nil {
+			return err
+		}
+	}
+	if err := m.updateLocked(ctx, c, r); err != nil {
+		return err
+	}
+	// After the container's lock, and only for an update that happened.
+	post()
+	return nil
+}
+
+func (m *Manager) updateLocked(ctx context.Context, c *store.Container, r *runtimeapi.LinuxContainerResources) error {
 	c.Lock()
 	defer c.Unlock()
 	if st := c.State(); st != runtimeapi.ContainerState_CONTAINER_RUNNING && st != runtimeapi.ContainerState_CONTAINER_CREATED {
@@ -575,6 +681,31 @@ func (m *Manager) Update(ctx context.Context, id string, r *runtimeapi.LinuxCont
 	}
 	c.SetResources(r)
 	return c.Save()
+}
+
+// UpdateFromNRI applies resources an NRI plugin asks for, checked by
+// internal/nri, without asking plugins again.
+func (m *Manager) UpdateFromNRI(ctx context.Context, id string, r *nriapi.LinuxResources) error {
+	c, err := m.Get(id)
+	if err != nil {
+		return err
+	}
+	c.Lock()
+	defer c.Unlock()
+	if st := c.State(); st != runtimeapi.ContainerState_CONTAINER_RUNNING && st != runtimeapi.ContainerState_CONTAINER_CREATED {
+		return fmt.Errorf("%w: container %s is %s", ErrState, c.ID, st)
+	}
+	if err := m.rt.Update(ctx, &c.Runtime, r.ToOCI()); err != nil {
+		return err
+	}
+	c.SetResources(nri.CRIResources(r, c.Status().Resources))
+	return c.Save()
+}
+
+// Evict stops a container an NRI plugin evicts.
+func (m *Manager) Evict(ctx context.Context, id, reason string) error {
+	m.log.Info("evicting container at an NRI plugin's request", "id", id, "reason", reason)
+	return m.Stop(ctx, id, 0)
 }
 
 // ReopenLog makes conmon reopen the container's log file.
@@ -604,23 +735,27 @@ func (m *Manager) StopPod(ctx context.Context, sandboxID string, timeout time.Du
 		go func() {
 			defer wg.Done()
 			c.Lock()
-			defer c.Unlock()
-			if err := m.stopLocked(ctx, c, timeout); err != nil {
+			err := m.stopLocked(ctx, c, timeout)
+			c.Unlock()
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
+				return
 			}
+			m.nriStopped(ctx, c)
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// RemovePod removes every container of a pod (RemovePodSandbox).
+// RemovePod removes every container of a pod (RemovePodSandbox, which
+// holds the NRI sync block).
 func (m *Manager) RemovePod(ctx context.Context, sandboxID string) error {
 	var errs []error
 	for _, c := range m.Containers.OfSandbox(sandboxID) {
-		if err := m.Remove(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := m.remove(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
 			errs = append(errs, err)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/metrics"
 	"github.com/crio/crio/internal/network"
+	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/oci"
 	"github.com/crio/crio/internal/storage"
 	"github.com/crio/crio/internal/version"
@@ -103,12 +104,18 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer cniWatcher.Close()
+	nriRuntime, err := nri.New(cfg.NRI, v, log)
+	if err != nil {
+		return err
+	}
+	defer nriRuntime.Stop()
 	srv, err := server.New(server.Options{
 		Config: live, Logger: log,
 		Images:      images,
 		Network:     network.NewManager(cfg.Network.PluginDirs, filepath.Join(cfg.RunRoot, "crio", "cni-cache"), cniWatcher),
 		SandboxRoot: filepath.Join(cfg.RunRoot, "crio", "sandboxes"),
 		Store:       store.Store,
+		NRI:         nriRuntime,
 	})
 	if err != nil {
 		return fmt.Errorf("creating CRI server: %w", err)

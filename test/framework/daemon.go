@@ -72,7 +72,10 @@ type Daemon struct {
 	DropIns string // the config dir
 	CNIDir  string
 	LogPath string
-	Args    []string
+	// NRISocket is where NRI plugins connect; NRIPluginDir holds the
+	// plugins the daemon starts itself, NRIConfigDir their configuration.
+	NRISocket, NRIPluginDir, NRIConfigDir string
+	Args                                  []string
 
 	cmd     *exec.Cmd
 	done    chan struct{}
@@ -110,6 +113,10 @@ func NewDaemon(t testing.TB, o Options) *Daemon {
 		DropIns: filepath.Join(dir, "crio.conf.d"),
 		CNIDir:  filepath.Join(dir, "cni"),
 		LogPath: filepath.Join(dir, "crio.log"),
+		// Never the host's /var/run/nri or /opt/nri: other daemons use them.
+		NRISocket:    filepath.Join(dir, "nri.sock"),
+		NRIPluginDir: filepath.Join(dir, "nri-plugins"),
+		NRIConfigDir: filepath.Join(dir, "nri-conf.d"),
 	}
 	for _, p := range []string{d.DropIns, d.CNIDir} {
 		if err := os.MkdirAll(p, 0o755); err != nil {
@@ -142,12 +149,14 @@ plugin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
 
 [crio.nri]
 nri_listen = %[12]q
+nri_plugin_dir = %[13]q
+nri_plugin_config_dir = %[14]q
 `,
 		filepath.Join(dir, "root"), filepath.Join(dir, "run"), filepath.Join(dir, "logs"),
 		filepath.Join(dir, "run", "version"), filepath.Join(dir, "root", "version"),
 		filepath.Join(dir, "root", "clean.shutdown"), d.Socket,
 		filepath.Join(dir, "run", "exits"), filepath.Join(dir, "run"), filepath.Join(dir, "run", "ns"),
-		d.CNIDir, filepath.Join(dir, "nri.sock"))
+		d.CNIDir, d.NRISocket, d.NRIPluginDir, d.NRIConfigDir)
 	if err := os.WriteFile(d.Config, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
