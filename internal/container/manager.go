@@ -69,8 +69,11 @@ type Manager struct {
 	Containers *store.Containers
 
 	// exitMu orders exit recording with start (a process that exits at
-	// once must end up EXITED).
+	// once must end up EXITED, its STARTED event ahead of STOPPED).
 	exitMu sync.Mutex
+	// starting holds the containers whose Start is between runtime start
+	// and SetStarted; their exits are recorded by Start itself.
+	starting map[string]bool
 }
 
 // Options build a Manager.
@@ -90,7 +93,7 @@ type Options struct {
 // containers saved on disk.
 func New(o Options) (*Manager, error) {
 	m := &Manager{cfg: o.Config, log: o.Logger, store: o.Store, images: o.Images, sandboxes: o.Sandboxes,
-		onEvent: o.OnEvent, nri: o.NRI, Containers: store.NewContainers()}
+		onEvent: o.OnEvent, nri: o.NRI, Containers: store.NewContainers(), starting: map[string]bool{}}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -152,7 +155,7 @@ func (m *Manager) recordExit(c *store.Container) {
 		m.log.Warn("reading container exit", "id", c.ID, "error", err)
 		return
 	}
-	if !ok {
+	if !ok || m.starting[c.ID] {
 		return
 	}
 	if c.SetExited(st.Code, st.FinishedAt, st.Reason, st.Message) {
@@ -524,8 +527,12 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 		}
 	}
 	now := time.Now()
+	m.exitMu.Lock()
+	m.starting[c.ID] = true
+	m.exitMu.Unlock()
 	if err := m.rt.Start(ctx, &c.Runtime); err != nil {
 		m.exitMu.Lock()
+		delete(m.starting, c.ID)
 		c.SetExited(128, time.Now(), oci.ReasonError, err.Error())
 		m.exitMu.Unlock()
 		c.Save()
@@ -536,11 +543,14 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 		}
 		return err
 	}
+	// STARTED is published under exitMu so that an exit the watcher
+	// records at once cannot publish STOPPED ahead of it.
 	m.exitMu.Lock()
+	delete(m.starting, c.ID)
 	c.SetStarted(now)
-	m.exitMu.Unlock()
 	m.event(c, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
-	// An exit recorded before SetStarted stays recorded.
+	m.exitMu.Unlock()
+	// An exit the watcher skipped while starting is recorded here.
 	m.recordExit(c)
 	if sb != nil {
 		m.nri.PostStartContainer(ctx, sb, c)
