@@ -19,6 +19,7 @@ import (
 
 	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
@@ -36,8 +37,8 @@ const networkFile = "network.json"
 
 // setupFile records what a sandbox being set up holds outside its
 // directory (cgroups, namespace pins, the infra process), so that a
-// daemon restarted after a crash mid-set-up can free it. The state file
-// replaces it once the sandbox is ready.
+// daemon restarted after a crash mid-set-up can free it, or one that
+// finds the state file unreadable.
 const setupFile = "setup.json"
 
 // partialSetup is the content of setupFile.
@@ -228,6 +229,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		return err
 	}
 	undo.Add("remove cgroup", func(context.Context) error { return cgroups.Remove(created) })
+	failpoint.Hit(failpoint.SandboxAfterCgroup)
 
 	setStage("namespaces")
 	pins, err := sandbox.Pin(sandbox.PinOptions{
@@ -246,6 +248,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.SandboxAfterNetnsPin)
 	if sb.InfraPID != 0 {
 		setStage("infra process")
 		if err := cgroups.AddProcess(p.cgroupPath, sb.InfraPID); err != nil {
@@ -334,6 +337,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	if err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.SandboxAfterCNIAdd)
 	if err := sandbox.ApplyDeferredSysctls(pins); err != nil {
 		return err
 	}
@@ -352,7 +356,9 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	if err := sb.Save(); err != nil {
 		return err
 	}
-	_ = os.Remove(filepath.Join(sb.Dir, setupFile)) // the state file says it all now
+	// setupFile stays: should the state file be lost (truncated by a
+	// power cut), it still says what to free.
+	failpoint.Hit(failpoint.SandboxAfterStateFile)
 	if err := ctx.Err(); err != nil {
 		// The kubelet gave up; keep the sandbox anyway: its retry
 		// finds it by name and gets this ID.

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
@@ -53,6 +54,7 @@ func (s *Server) stopSandbox(ctx context.Context, sb *store.Sandbox) error {
 	if err := s.detachNetwork(ctx, sb.Dir); err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.SandboxStopAfterCNIDel)
 	if sb.ShmPath != "" && sb.ShmPath != "/dev/shm" {
 		if err := sandbox.UnmountShm(sb.ShmPath); err != nil {
 			return err
@@ -79,6 +81,13 @@ func (s *Server) detachNetwork(ctx context.Context, dir string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if att.NetNS != "" && !sandbox.IsNamespace(att.NetNS) {
+		// The pin is gone or no longer a namespace (a reboot, an unmount
+		// behind our back): DEL without one, as the CNI spec allows, so
+		// that IPAM still frees the address and the pod stays removable.
+		s.log.Warn("pod network namespace is gone; CNI DEL without it", "netns", att.NetNS)
+		att.NetNS = ""
 	}
 	if err := s.net.Del(context.WithoutCancel(ctx), att); err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/metrics"
 	"github.com/crio/crio/internal/network"
@@ -85,6 +86,14 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("start-up check failed: %w", err)
 	}
 
+	if fps := failpoint.Armed(); len(fps) > 0 {
+		log.Warn("failpoints armed: the daemon kills itself when it reaches them", "failpoints", fps)
+	}
+	boot := readBootState(cfg)
+	if boot.reboot {
+		log.Warn("node reboot detected (run root empty, persistent root has state): cleaning up stale runtime state; images are kept")
+	}
+
 	live := config.NewLive(cfg)
 	// The libraries' debug output (every registry request) only at "trace".
 	storage.RouteLibraryLogs(log, strings.EqualFold(cfg.Runtime.LogLevel, "trace"))
@@ -92,11 +101,21 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	cleanStop := false
 	defer func() {
 		if err := store.Close(); err != nil {
 			log.Warn("closing storage", "error", err)
+		} else if cleanStop {
+			markCleanShutdown(cfg, log)
 		}
 	}()
+	if boot.unclean {
+		log.Warn("the last daemon did not shut down cleanly: checking storage")
+		if err := store.CheckAndRepair(log); err != nil {
+			log.Error("storage check after an unclean shutdown failed; starting anyway", "error", err)
+		}
+	}
+	markStarted(cfg, log)
 	images := image.New(store.Store, live, log)
 	cniWatcher, err := network.NewWatcher(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork, cfg.Network.PluginDirs, log)
 	if err != nil {
@@ -153,6 +172,7 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("gRPC server stopped: %w", err)
 		case <-ctx.Done():
 			shutdown(log, g, live.Get().API.ShutdownGracePeriod.Std())
+			cleanStop = true
 			return nil
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
@@ -161,6 +181,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 			log.Info("shutting down: containers keep running", "signal", sig.String())
 			shutdown(log, g, live.Get().API.ShutdownGracePeriod.Std())
+			cleanStop = true
 			return nil
 		}
 	}

@@ -73,6 +73,9 @@ type Daemon struct {
 	CNIDir  string
 	LogPath string
 	Args    []string
+	// Env is added to the daemon's environment at each Start (failpoints,
+	// say); change it between restarts.
+	Env []string
 
 	cmd     *exec.Cmd
 	done    chan struct{}
@@ -194,6 +197,9 @@ func (d *Daemon) Start() {
 	}
 	d.cmd = exec.Command(Binary(d.t), d.Args...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	if len(d.Env) > 0 {
+		d.cmd.Env = append(os.Environ(), d.Env...)
+	}
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
 		logf.Close()
