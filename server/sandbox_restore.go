@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -48,6 +49,7 @@ func (s *Server) restoreSandboxes() error {
 		s.cleanupPartialSandbox(dir, infra)
 	}
 	s.removeStalePins(nsDir)
+	s.detachStaleNetworks()
 	if len(loaded) > 0 {
 		s.log.Info("restored pod sandboxes", "count", len(loaded))
 	}
@@ -139,6 +141,33 @@ func (s *Server) removeStalePins(nsDir string) {
 			if err := sandbox.Unpin(p); err != nil {
 				s.log.Warn("unpinning a stale namespace", "pin", p, "error", err)
 			}
+		}
+	}
+}
+
+// detachStaleNetworks runs CNI DEL for attachments kept in the persistent
+// root whose sandbox is gone: after a reboot wiped the run root, the
+// leases the IPAM plugin keeps on disk would otherwise never be freed.
+func (s *Server) detachStaleNetworks() {
+	dir := filepath.Dir(s.keptAttachment("x"))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		if _, err := s.sandboxes.Get(id); err == nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(s.sandboxRoot, id)); err == nil {
+			continue
+		}
+		s.log.Warn("detaching the network of a pod sandbox that no longer exists (node reboot?)", "sandbox", id)
+		if err := s.detachNetwork(context.Background(), filepath.Join(s.sandboxRoot, id)); err != nil {
+			s.log.Warn("CNI DEL of a vanished sandbox failed", "sandbox", id, "error", err)
 		}
 	}
 }

@@ -281,6 +281,15 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		if err := saveAttachment(netPath, att); err != nil {
 			return err
 		}
+		// And in the persistent root: the run root does not survive a
+		// reboot, and host-local's leases usually do.
+		keptPath := s.keptAttachment(p.id)
+		if err := os.MkdirAll(filepath.Dir(keptPath), 0o700); err != nil {
+			return err
+		}
+		if err := saveAttachment(keptPath, att); err != nil {
+			return err
+		}
 		// The kubelet giving up must not cut ADD half-way (the rollback
 		// or its retry deals with the result), but a hung plugin must not
 		// hold the sandbox forever either.
@@ -290,6 +299,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 			if err := s.net.Del(ctx, att); err != nil {
 				return err
 			}
+			os.Remove(keptPath)
 			return os.Remove(netPath)
 		})
 	} else {

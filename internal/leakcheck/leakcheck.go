@@ -77,7 +77,8 @@ func ScopeFromConfig(cfg *config.Config) Scope {
 type Leak struct {
 	// Kind is what it is: "netns pin", "mount", "cni lease", "cgroup",
 	// "conmon process", "infra process", "runtime container",
-	// "state dir", "storage container", "bundle", "exit file".
+	// "state dir", "storage container", "bundle", "exit file",
+	// "cni attachment".
 	Kind string `json:"kind"`
 	// What names it: a path, a PID, an IP.
 	What string `json:"what"`
@@ -486,6 +487,13 @@ func checkFiles(s Scope, k *known) []Leak {
 	for _, e := range entries {
 		if e.IsDir() && !k.storageIDs[e.Name()] {
 			leaks = append(leaks, Leak{Kind: "bundle", What: filepath.Join(runDir, e.Name()), Owner: e.Name()})
+		}
+	}
+	kept := filepath.Join(s.Root, "crio", "cni-attachments")
+	entries, _ = os.ReadDir(kept)
+	for _, e := range entries {
+		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && k.sandboxes[id] == nil {
+			leaks = append(leaks, Leak{Kind: "cni attachment", What: filepath.Join(kept, e.Name()), Owner: id})
 		}
 	}
 	entries, _ = os.ReadDir(s.ExitsDir)
