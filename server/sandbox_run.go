@@ -219,16 +219,26 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	}
 
 	setStage("cgroup")
+	// What is about to be made is recorded first: a crash inside Create
+	// must not leave a cgroup nothing records.
+	planned, err := cgroups.Missing(p.cgroupPath)
+	if err != nil {
+		return err
+	}
+	setup := partialSetup{CgroupsCreated: planned}
+	if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
+		return err
+	}
 	created, err := cgroups.Create(p.cgroupPath)
 	if err != nil {
 		return err
 	}
+	undo.Add("remove cgroup", func(context.Context) error { return cgroups.Remove(created) })
 	sb.CgroupsCreated = created
-	setup := partialSetup{CgroupsCreated: created}
+	setup.CgroupsCreated = created
 	if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
 		return err
 	}
-	undo.Add("remove cgroup", func(context.Context) error { return cgroups.Remove(created) })
 	failpoint.Hit(failpoint.SandboxAfterCgroup)
 
 	setStage("namespaces")

@@ -40,6 +40,19 @@ func (m *Manager) restore() error {
 		return fmt.Errorf("listing storage containers: %w", err)
 	}
 	var loaded []*store.Container
+	// Freeing a container spawns the runtime; reconciling reads a few
+	// files per container, and asks the runtime only when a start is in
+	// doubt. Both in parallel, a few at a time.
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	async := func(f func()) {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f()
+		}()
+	}
 	for _, sc := range all {
 		if sc.Metadata != storageMetadata {
 			continue
@@ -55,32 +68,22 @@ func (m *Manager) restore() error {
 			} else {
 				m.log.Error("removing a container whose state file is unreadable", "id", sc.ID, "error", err)
 			}
-			m.discard(sc.ID, dir)
+			async(func() { m.discard(sc.ID, dir) })
 			continue
 		}
 		if _, err := m.sandboxes(c.SandboxID); err != nil {
 			m.log.Warn("removing a container whose pod sandbox is gone", "id", c.ID, "sandbox", c.SandboxID)
-			m.discardContainer(c)
+			async(func() { m.discardContainer(c) })
 			continue
 		}
 		m.Containers.Add(c.ID, c)
 		m.Containers.Names.Add(c.Name, c.ID)
 		loaded = append(loaded, c)
 	}
-	// Reconciling reads a few files per container; a container whose
-	// start is in doubt asks the runtime. In parallel, a few at a time.
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
 	for _, c := range loaded {
-		if c.State() == runtimeapi.ContainerState_CONTAINER_EXITED {
-			continue
+		if c.State() != runtimeapi.ContainerState_CONTAINER_EXITED {
+			async(func() { m.reconcile(c) })
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			m.reconcile(c)
-		}()
 	}
 	wg.Wait()
 	if len(loaded) > 0 {

@@ -360,7 +360,11 @@ func checkCgroups(s Scope, k *known) []Leak {
 	}
 	var leaks []Leak
 	report := func(rel string) {
-		leaks = append(leaks, Leak{Kind: "cgroup", What: filepath.Join(root, rel), Owner: ownerOf(filepath.Base(rel))})
+		what := filepath.Join(root, rel)
+		if procs := cgroupProcs(what); procs != "" {
+			what += " (processes: " + procs + ")"
+		}
+		leaks = append(leaks, Leak{Kind: "cgroup", What: what, Owner: ownerOf(filepath.Base(rel))})
 	}
 	for _, parent := range s.CgroupParents {
 		_ = filepath.WalkDir(filepath.Join(root, parent), func(p string, d os.DirEntry, err error) error {
@@ -503,4 +507,22 @@ func checkFiles(s Scope, k *known) []Leak {
 		}
 	}
 	return leaks
+}
+
+// cgroupProcs describes the processes in a cgroup: "PID comm state".
+func cgroupProcs(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for _, pid := range strings.Fields(string(b)) {
+		st, _ := os.ReadFile("/proc/" + pid + "/stat")
+		desc := pid
+		if i, j := bytes.IndexByte(st, '('), bytes.LastIndexByte(st, ')'); i >= 0 && j > i && j+2 < len(st) {
+			desc += " " + string(st[i+1:j]) + " " + string(st[j+2])
+		}
+		out = append(out, desc)
+	}
+	return strings.Join(out, ", ")
 }

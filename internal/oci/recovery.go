@@ -8,9 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crio/crio/internal/cgroups"
 )
 
 // What restart recovery needs from the runtime: whether a container's
@@ -71,5 +75,48 @@ func (r *Runtime) Discard(ctx context.Context, c *Container) error {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
 	}
-	return r.Delete(ctx, c)
+	if err := r.Delete(ctx, c); err != nil {
+		return err
+	}
+	// A runtime killed mid-create (conmon gone, its pipes closed) may
+	// have made the container's cgroup, and even started its init,
+	// without writing the state delete works from.
+	return removeSpecCgroup(c.Bundle)
+}
+
+// removeSpecCgroup kills what is left in the cgroup named in the bundle's
+// config.json and removes it from every hierarchy.
+func removeSpecCgroup(bundle string) error {
+	var spec struct {
+		Linux struct {
+			CgroupsPath string `json:"cgroupsPath"`
+		} `json:"linux"`
+	}
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil || json.Unmarshal(b, &spec) != nil {
+		return nil // no spec: the runtime was never started
+	}
+	rel := spec.Linux.CgroupsPath
+	if rel == "" || strings.Contains(rel, ":") {
+		return nil // systemd driver: the unit goes with its processes
+	}
+	hs, err := cgroups.Hierarchies()
+	if err != nil {
+		return err
+	}
+	var dirs []string
+	for _, h := range hs {
+		dir := filepath.Join(h, rel)
+		procs, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			continue
+		}
+		for _, p := range strings.Fields(string(procs)) {
+			if pid, err := strconv.Atoi(p); err == nil && pid > 0 {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+		dirs = append(dirs, dir)
+	}
+	return cgroups.Remove(dirs)
 }

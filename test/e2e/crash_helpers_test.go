@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,17 +66,24 @@ func removeAllPods(t testing.TB, d *framework.Daemon, keep map[string]bool) {
 	if err != nil {
 		t.Fatalf("ListPodSandbox: %v", err)
 	}
+	// In parallel, as the kubelet's pod workers do.
+	var wg sync.WaitGroup
 	for _, p := range pods.Items {
 		if keep[p.Id] {
 			continue
 		}
-		if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.Id}); err != nil {
-			t.Errorf("StopPodSandbox %s after restart: %v", p.Id, err)
-		}
-		if _, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
-			t.Errorf("RemovePodSandbox %s after restart: %v", p.Id, err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+				t.Errorf("StopPodSandbox %s after restart: %v", p.Id, err)
+			}
+			if _, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+				t.Errorf("RemovePodSandbox %s after restart: %v", p.Id, err)
+			}
+		}()
 	}
+	wg.Wait()
 	ctrs, err := d.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
 	if err != nil {
 		t.Fatalf("ListContainers: %v", err)
