@@ -304,8 +304,14 @@ func Listen(path string) (net.Listener, error) {
 			return nil, fmt.Errorf("%s exists and is not a socket; refusing to replace it", path)
 		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			pid := listenerPID(c)
 			c.Close()
-			return nil, fmt.Errorf("%s is in use by another running process", path)
+			// A daemon killed while it was forking a child leaves its
+			// listener open in that child until the child execs: the
+			// socket answers, but its owner is dead.
+			if pid == 0 || syscall.Kill(pid, 0) == nil {
+				return nil, fmt.Errorf("%s is in use by another running process", path)
+			}
 		}
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("removing stale socket: %w", err)
@@ -320,4 +326,24 @@ func Listen(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("setting socket mode: %w", err)
 	}
 	return lis, nil
+}
+
+// listenerPID is the pid of the process that made the listening socket c
+// is connected to (SO_PEERCRED), or 0 when unknown.
+func listenerPID(c net.Conn) int {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return 0
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	pid := 0
+	_ = raw.Control(func(fd uintptr) {
+		if cred, err := syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED); err == nil {
+			pid = int(cred.Pid)
+		}
+	})
+	return pid
 }
