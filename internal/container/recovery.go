@@ -9,8 +9,10 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/leakcheck"
 	"github.com/crio/crio/internal/oci"
 	"github.com/crio/crio/internal/store"
 )
@@ -86,6 +88,7 @@ func (m *Manager) restore() error {
 		}
 	}
 	wg.Wait()
+	m.sweepOrphans()
 	if len(loaded) > 0 {
 		m.log.Info("restored containers", "count", len(loaded))
 	}
@@ -181,4 +184,42 @@ func (m *Manager) discardContainer(c *store.Container) {
 	m.deleteStorage(c.ID)
 	os.RemoveAll(c.Dir)
 	os.RemoveAll(c.Runtime.Bundle)
+}
+
+// sweepOrphans frees the monitors and runtime state of containers that
+// no storage container records any more: removed behind the daemon's
+// back, or by the storage repair after an unclean shutdown. Only conmons
+// writing to this daemon's exits dir and runtime containers whose bundle
+// lies in its storage are considered.
+func (m *Manager) sweepOrphans() {
+	cfg := m.cfg.Get()
+	known := func(id string) bool {
+		c, err := m.Containers.Get(id)
+		return err == nil && c.ID == id
+	}
+	for id, pid := range leakcheck.Conmons(cfg.Runtime.ContainerExitsDir) {
+		if !known(id) {
+			m.log.Warn("killing the monitor of a container no state records", "id", id, "pid", pid)
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+	seen := map[string]bool{}
+	for name := range cfg.Runtime.Runtimes {
+		h, err := oci.ResolveHandler(cfg, name)
+		if err != nil || seen[h.RuntimeRoot] {
+			continue
+		}
+		seen[h.RuntimeRoot] = true
+		for _, rc := range leakcheck.RuntimeContainers([]string{h.RuntimeRoot}, m.store.GraphRoot(), m.store.RunRoot()) {
+			if known(rc.ID) {
+				continue
+			}
+			m.log.Warn("removing a runtime container no state records", "id", rc.ID, "handler", name)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if err := m.rt.Discard(ctx, &oci.Container{ID: rc.ID, Handler: name, Bundle: rc.Bundle}); err != nil {
+				m.log.Warn("removing a runtime container no state records", "id", rc.ID, "error", err)
+			}
+			cancel()
+		}
+	}
 }

@@ -418,9 +418,22 @@ func checkProcesses(s Scope, k *known) []Leak {
 			leaks = append(leaks, Leak{Kind: "infra process", What: strconv.Itoa(p.PID), Owner: p.SandboxID})
 		}
 	}
+	for id, pid := range Conmons(s.ExitsDir) {
+		if k.containers[id] == nil {
+			leaks = append(leaks, Leak{Kind: "conmon process", What: strconv.Itoa(pid), Owner: id})
+		}
+	}
+	return leaks
+}
+
+// Conmons finds the conmon processes that write their exit files to
+// exitsDir: container ID -> pid.
+func Conmons(exitsDir string) map[string]int {
+	out := map[string]int{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
@@ -437,18 +450,36 @@ func checkProcesses(s Scope, k *known) []Leak {
 				id = args[i+1]
 			}
 		}
-		if exitDir == s.ExitsDir && id != "" && k.containers[id] == nil {
-			leaks = append(leaks, Leak{Kind: "conmon process", What: e.Name(), Owner: id})
+		if exitDir == exitsDir && id != "" {
+			out[id] = pid
 		}
 	}
-	return leaks
+	return out
 }
 
 // checkRuntime lists the runtime's containers whose bundle lies in this
 // daemon's directories and that no known container is.
 func checkRuntime(s Scope, k *known) []Leak {
 	var leaks []Leak
-	for _, root := range s.RuntimeRoots {
+	for _, rc := range RuntimeContainers(s.RuntimeRoots, s.Root, s.RunRoot) {
+		if k.containers[rc.ID] == nil {
+			leaks = append(leaks, Leak{Kind: "runtime container", What: fmt.Sprintf("%s (pid %d)", filepath.Join(rc.Root, rc.ID), rc.PID), Owner: rc.ID})
+		}
+	}
+	return leaks
+}
+
+// RuntimeContainer is a container in a runtime's state directory.
+type RuntimeContainer struct {
+	ID, Root, Bundle string
+	PID              int
+}
+
+// RuntimeContainers lists the containers in the runtime roots (runc's
+// state.json layout) whose bundle lies below one of dirs.
+func RuntimeContainers(roots []string, dirs ...string) []RuntimeContainer {
+	var out []RuntimeContainer
+	for _, root := range roots {
 		entries, _ := os.ReadDir(root)
 		for _, e := range entries {
 			b, err := os.ReadFile(filepath.Join(root, e.Name(), "state.json"))
@@ -462,7 +493,7 @@ func checkRuntime(s Scope, k *known) []Leak {
 					Labels []string `json:"labels"`
 				} `json:"config"`
 			}
-			if json.Unmarshal(b, &st) != nil {
+			if json.Unmarshal(b, &st) != nil || st.ID == "" {
 				continue
 			}
 			var bundle string
@@ -471,15 +502,16 @@ func checkRuntime(s Scope, k *known) []Leak {
 					bundle = v
 				}
 			}
-			if !under(bundle, s.RunRoot) && !under(bundle, s.Root) {
-				continue
+			ours := false
+			for _, d := range dirs {
+				ours = ours || under(bundle, d)
 			}
-			if k.containers[st.ID] == nil {
-				leaks = append(leaks, Leak{Kind: "runtime container", What: fmt.Sprintf("%s (pid %d)", filepath.Join(root, e.Name()), st.PID), Owner: st.ID})
+			if ours {
+				out = append(out, RuntimeContainer{ID: st.ID, Root: root, Bundle: bundle, PID: st.PID})
 			}
 		}
 	}
-	return leaks
+	return out
 }
 
 // checkFiles finds bundles (the storage run root's per-container dirs)

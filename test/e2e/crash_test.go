@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,3 +191,70 @@ func unmountUnder(t testing.TB, dir string) {
 		}
 	}
 }
+
+func TestUncleanShutdownRepairsDamagedStorageOnly(t *testing.T) {
+	d := containerDaemon(t)
+	mustPull(t, d, intactImage) // a second image sharing no layer, left intact
+	podID, pc := pod(t, d, "repair")
+	id := run(t, d, podID, pc, ctrConfig("sleeper", []string{"sleep", "3600"}))
+	pid := verboseInfo(t, d, id).PID
+	img, err := d.Image.ImageStatus(framework.Ctx(t), &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ctrImage}})
+	if err != nil || img.Image == nil {
+		t.Fatalf("ImageStatus %s: %v", ctrImage, err)
+	}
+	d.Kill()
+	// Damage the image's top layer as a power cut mid-write could: its
+	// files are gone.
+	var images []struct{ ID, Layer string }
+	b, err := os.ReadFile(filepath.Join(d.Dir, "root", "overlay-images", "images.json"))
+	if err != nil || json.Unmarshal(b, &images) != nil {
+		t.Fatalf("reading images.json: %v", err)
+	}
+	var layer string
+	for _, im := range images {
+		if im.ID == img.Image.Id {
+			layer = im.Layer
+		}
+	}
+	if layer == "" {
+		t.Fatalf("image %s not in images.json", img.Image.Id)
+	}
+	if err := os.RemoveAll(filepath.Join(d.Dir, "root", "overlay", layer, "diff")); err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	log := d.Log()
+	for _, want := range []string{"did not shut down cleanly", "damaged storage layer", "storage repaired"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if st, err := d.Image.ImageStatus(framework.Ctx(t), &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ctrImage}}); err != nil || st.Image != nil {
+		t.Errorf("the damaged image is still there: %v, %v", st.GetImage(), err)
+	}
+	if st, err := d.Image.ImageStatus(framework.Ctx(t), &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: intactImage}}); err != nil || st.Image == nil {
+		t.Errorf("the intact image %s was removed too: %v", intactImage, err)
+	}
+	// The container on the damaged image went with it, monitor and
+	// process included; the pod stays.
+	ctrs, err := d.Runtime.ListContainers(framework.Ctx(t), &runtimeapi.ListContainersRequest{})
+	if err != nil || len(ctrs.Containers) != 0 {
+		t.Errorf("containers after the repair: %v, %v; want none", ctrs, err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); alive(pid) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if alive(pid) {
+		t.Errorf("the process %d of the container on the damaged image still runs", pid)
+	}
+	assertNoLeaks(t, d, "after a storage repair")
+	// Pulling again brings the image back, and it runs.
+	mustPull(t, d, ctrImage)
+	id2 := run(t, d, podID, pc, ctrConfig("again", []string{"sleep", "3600"}))
+	if st := ctrStatus(t, d, id2).Status.State; st != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("container after the repair and a new pull is %s", st)
+	}
+}
+
+// intactImage shares no layer with ctrImage.
+const intactImage = "registry.k8s.io/pause:3.9"
