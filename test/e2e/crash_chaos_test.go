@@ -69,7 +69,7 @@ func TestCrashAtEveryStepLeavesNothingBehind(t *testing.T) {
 		}
 		return &wg
 	}
-	recover := func(what string) {
+	restartAndCheck := func(what string) {
 		t.Helper()
 		d.Kill() // closes the client; the process is already gone or goes now
 		d.Start()
@@ -91,6 +91,7 @@ func TestCrashAtEveryStepLeavesNothingBehind(t *testing.T) {
 	}
 
 	n := envInt("CRIO_CHAOS_PODS", 20)
+	phase := time.Now()
 	fps := failpoint.All
 	if only := os.Getenv("CRIO_CHAOS_FAILPOINTS"); only != "" {
 		fps = strings.Split(only, ",")
@@ -105,12 +106,14 @@ func TestCrashAtEveryStepLeavesNothingBehind(t *testing.T) {
 		}
 		wg.Wait()
 		d.Env = nil
-		recover("after a crash at " + fp)
+		restartAndCheck("after a crash at " + fp)
 		if t.Failed() {
 			return
 		}
 	}
 
+	t.Logf("%d failpoints, %d pod lifecycles each: %s", len(fps), n, time.Since(phase).Round(time.Millisecond))
+	phase = time.Now()
 	iterations := envInt("CRIO_CHAOS_ITERATIONS", 50)
 	pods := envInt("CRIO_CHAOS_RANDOM_PODS", 5)
 	for i := range iterations {
@@ -119,11 +122,12 @@ func TestCrashAtEveryStepLeavesNothingBehind(t *testing.T) {
 		d.Signal(syscall.SIGKILL)
 		_, _ = d.Wait(30 * time.Second)
 		wg.Wait()
-		recover(fmt.Sprintf("after a kill at a random time (%d of %d)", i+1, iterations))
+		restartAndCheck(fmt.Sprintf("after a kill at a random time (%d of %d)", i+1, iterations))
 		if t.Failed() {
 			return
 		}
 	}
+	t.Logf("%d kills at random times, %d pod lifecycles each: %s", iterations, pods, time.Since(phase).Round(time.Millisecond))
 }
 
 // podLifecycle drives one pod through its whole life; it returns the
