@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -38,6 +39,9 @@ func (s *Server) restoreSandboxes() error {
 	if len(bad) > 0 {
 		infra = sandbox.FindInfra(nsDir)
 	}
+	// Each clean-up spawns CNI plugins: in parallel, a few at a time.
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
 	for dir, why := range bad {
 		if errors.Is(why, os.ErrNotExist) {
 			s.log.Warn("cleaning up a sandbox whose creation never finished", "dir", dir)
@@ -46,8 +50,14 @@ func (s *Server) restoreSandboxes() error {
 			// sandbox cannot be served; free what it holds.
 			s.log.Error("cleaning up a sandbox whose state file is unreadable", "dir", dir, "error", why)
 		}
-		s.cleanupPartialSandbox(dir, infra)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			s.cleanupPartialSandbox(dir, infra)
+		}()
 	}
+	wg.Wait()
 	s.removeStalePins(nsDir)
 	s.detachStaleNetworks()
 	if len(loaded) > 0 {
