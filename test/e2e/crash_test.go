@@ -258,3 +258,34 @@ func TestUncleanShutdownRepairsDamagedStorageOnly(t *testing.T) {
 
 // intactImage shares no layer with ctrImage.
 const intactImage = "registry.k8s.io/pause:3.9"
+
+func TestSandboxWhoseNetnsVanishedIsNotReadyAndRemovable(t *testing.T) {
+	d := containerDaemon(t)
+	bn := newBridgeNet(t, d)
+	waitNetworkReady(t, d)
+	podID, _ := pod(t, d, "netnsgone")
+	_, info := podStatus(t, d, podID)
+	d.Kill()
+	// Behind the daemon's back: the pin is unmounted (the namespace dies
+	// with its last reference) and only an empty file is left.
+	if err := syscall.Unmount(info.NetNS, syscall.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	st, _ := podStatus(t, d, podID)
+	if st.State != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+		t.Errorf("pod whose netns vanished is %s; want NOTREADY", st.State)
+	}
+	if _, err := d.Runtime.StopPodSandbox(framework.Ctx(t), &runtimeapi.StopPodSandboxRequest{PodSandboxId: podID}); err != nil {
+		t.Errorf("StopPodSandbox: %v", err)
+	}
+	if _, err := d.Runtime.RemovePodSandbox(framework.Ctx(t), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
+		t.Errorf("RemovePodSandbox: %v", err)
+	}
+	for _, l := range leftovers(t, d, bn) {
+		if strings.HasPrefix(l, "lease ") {
+			t.Errorf("%s left: CNI DEL without the netns must still free the address", l)
+		}
+	}
+	assertNoLeaks(t, d, "after removing a pod whose netns vanished")
+}
