@@ -128,7 +128,15 @@ func (m *Manager) handleExit(id string) {
 	if err != nil || c.ID != id {
 		return
 	}
-	m.recordExit(c)
+	// After the lifecycle operation in progress, if any: a process that
+	// exits at once must not be reported STOPPED before its Start has
+	// reported it STARTED. In its own goroutine, so that a slow operation
+	// on one container does not hold up the exits of the others.
+	go func() {
+		c.Lock()
+		defer c.Unlock()
+		m.recordExit(c)
+	}()
 }
 
 // recordExit reads the exit from conmon's files and persists it.
