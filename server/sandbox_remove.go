@@ -10,6 +10,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/cgroups"
+	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
 )
@@ -50,11 +51,13 @@ func (s *Server) removeSandbox(ctx context.Context, sb *store.Sandbox) error {
 	if err := s.podContainers.RemovePodContainers(ctx, sb); err != nil {
 		return fmt.Errorf("removing the pod's containers: %w", err)
 	}
+	failpoint.Hit(failpoint.SandboxRemoveAfterCtrs)
 	for _, p := range []string{sb.NetNS, sb.IPCNS, sb.UTSNS, sb.UserNS} {
 		if err := sandbox.Unpin(p); err != nil {
 			return err
 		}
 	}
+	failpoint.Hit(failpoint.SandboxRemoveAfterPins)
 	if err := cgroups.Remove(sb.CgroupsCreated); err != nil {
 		// A cgroup the kubelet still uses (or a process that
 		// escaped) must not keep the sandbox: report it and go on.

@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -31,10 +34,32 @@ func (s *Server) restoreSandboxes() error {
 		s.sandboxes.Add(sb.ID, sb)
 		s.sandboxes.Names.Add(sb.Name, sb.ID)
 	}
-	for dir, why := range bad {
-		s.log.Warn("cleaning up a sandbox whose creation never finished", "dir", dir, "reason", why)
-		s.cleanupPartialSandbox(dir)
+	nsDir := s.cfg.Get().Runtime.NamespacesDir
+	var infra []sandbox.InfraProcess
+	if len(bad) > 0 {
+		infra = sandbox.FindInfra(nsDir)
 	}
+	// Each clean-up spawns CNI plugins: in parallel, a few at a time.
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for dir, why := range bad {
+		if errors.Is(why, os.ErrNotExist) {
+			s.log.Warn("cleaning up a sandbox whose creation never finished", "dir", dir)
+		} else {
+			// A state file that cannot be read (truncated, corrupt): the
+			// sandbox cannot be served; free what it holds.
+			s.log.Error("cleaning up a sandbox whose state file is unreadable", "dir", dir, "error", why)
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			s.cleanupPartialSandbox(dir, infra)
+		}()
+	}
+	wg.Wait()
+	s.removeStalePins(nsDir)
+	s.detachStaleNetworks()
 	if len(loaded) > 0 {
 		s.log.Info("restored pod sandboxes", "count", len(loaded))
 	}
@@ -48,8 +73,8 @@ func sandboxIntact(sb *store.Sandbox) bool {
 		if p == "" {
 			continue
 		}
-		if _, err := os.Stat(p); err != nil {
-			return false
+		if !sandbox.IsNamespace(p) {
+			return false // gone, or a file no longer mounted (a reboot)
 		}
 	}
 	return sb.InfraPID == 0 || sandbox.InfraAlive(sb.InfraPID, sb.InfraStartTime)
@@ -57,14 +82,31 @@ func sandboxIntact(sb *store.Sandbox) bool {
 
 // cleanupPartialSandbox frees what a RunPodSandbox cut short by a crash
 // may have made: its CNI attachment, namespace pins, shm mount and dir.
-func (s *Server) cleanupPartialSandbox(dir string) {
+func (s *Server) cleanupPartialSandbox(dir string, infra []sandbox.InfraProcess) {
 	id := filepath.Base(dir)
 	ctx := context.Background()
+	// The infra process may have started before any record of it was
+	// written: find it by the sandbox ID in its environment.
+	for _, p := range infra {
+		if p.SandboxID == id {
+			if err := sandbox.KillInfra(p.PID, p.StartTime); err != nil {
+				s.log.Warn("killing the infra process of an unfinished sandbox", "error", err)
+			}
+		}
+	}
 	if err := s.detachNetwork(ctx, dir); err != nil {
 		s.log.Warn("CNI DEL of an unfinished sandbox failed", "dir", dir, "error", err)
 	}
 	var setup partialSetup
-	if err := store.ReadJSON(filepath.Join(dir, setupFile), &setup); err == nil && setup.Pins != nil {
+	if err := store.ReadJSON(filepath.Join(dir, setupFile), &setup); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.log.Warn("unreadable set-up record of an unfinished sandbox", "dir", dir, "error", err)
+	}
+	if sb, err := store.LoadSandbox(dir); err == nil {
+		// Unreachable for a dir in bad, but a state file that loads
+		// names more than the set-up record.
+		setup.CgroupsCreated = sb.CgroupsCreated
+	}
+	if setup.Pins != nil {
 		if err := setup.Pins.Release(); err != nil { // kills the infra process, unpins
 			s.log.Warn("releasing the namespaces of an unfinished sandbox", "error", err)
 		}
@@ -85,5 +127,57 @@ func (s *Server) cleanupPartialSandbox(dir string) {
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		s.log.Warn("removing an unfinished sandbox dir", "dir", dir, "error", err)
+	}
+}
+
+// removeStalePins unpins namespaces whose sandbox is unknown: a
+// RemovePodSandbox or a clean-up cut short between unpinning and removing
+// the state dir, or pins left by a sandbox dir removed behind our back.
+func (s *Server) removeStalePins(nsDir string) {
+	for _, kind := range []string{"netns", "ipcns", "utsns", "userns"} {
+		entries, err := os.ReadDir(filepath.Join(nsDir, kind))
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if _, err := s.sandboxes.Get(e.Name()); err == nil && len(e.Name()) == 64 {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(s.sandboxRoot, e.Name())); err == nil {
+				continue // a sandbox being set up (not at start-up, but be safe)
+			}
+			p := filepath.Join(nsDir, kind, e.Name())
+			s.log.Warn("removing a namespace pin of no known sandbox", "pin", p)
+			if err := sandbox.Unpin(p); err != nil {
+				s.log.Warn("unpinning a stale namespace", "pin", p, "error", err)
+			}
+		}
+	}
+}
+
+// detachStaleNetworks runs CNI DEL for attachments kept in the persistent
+// root whose sandbox is gone: after a reboot wiped the run root, the
+// leases the IPAM plugin keeps on disk would otherwise never be freed.
+func (s *Server) detachStaleNetworks() {
+	dir := filepath.Dir(s.keptAttachment("x"))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		if _, err := s.sandboxes.Get(id); err == nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(s.sandboxRoot, id)); err == nil {
+			continue
+		}
+		s.log.Warn("detaching the network of a pod sandbox that no longer exists (node reboot?)", "sandbox", id)
+		if err := s.detachNetwork(context.Background(), filepath.Join(s.sandboxRoot, id)); err != nil {
+			s.log.Warn("CNI DEL of a vanished sandbox failed", "sandbox", id, "error", err)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
@@ -36,8 +37,8 @@ const networkFile = "network.json"
 
 // setupFile records what a sandbox being set up holds outside its
 // directory (cgroups, namespace pins, the infra process), so that a
-// daemon restarted after a crash mid-set-up can free it. The state file
-// replaces it once the sandbox is ready.
+// daemon restarted after a crash mid-set-up can free it, or one that
+// finds the state file unreadable.
 const setupFile = "setup.json"
 
 // partialSetup is the content of setupFile.
@@ -225,16 +226,27 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	}
 
 	setStage("cgroup")
+	// What is about to be made is recorded first: a crash inside Create
+	// must not leave a cgroup nothing records.
+	planned, err := cgroups.Missing(p.cgroupPath)
+	if err != nil {
+		return err
+	}
+	setup := partialSetup{CgroupsCreated: planned}
+	if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
+		return err
+	}
 	created, err := cgroups.Create(p.cgroupPath)
 	if err != nil {
 		return err
 	}
+	undo.Add("remove cgroup", func(context.Context) error { return cgroups.Remove(created) })
 	sb.CgroupsCreated = created
-	setup := partialSetup{CgroupsCreated: created}
+	setup.CgroupsCreated = created
 	if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
 		return err
 	}
-	undo.Add("remove cgroup", func(context.Context) error { return cgroups.Remove(created) })
+	failpoint.Hit(failpoint.SandboxAfterCgroup)
 
 	setStage("namespaces")
 	pins, err := sandbox.Pin(sandbox.PinOptions{
@@ -253,6 +265,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.SandboxAfterNetnsPin)
 	if sb.InfraPID != 0 {
 		setStage("infra process")
 		if err := cgroups.AddProcess(p.cgroupPath, sb.InfraPID); err != nil {
@@ -285,6 +298,15 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		if err := saveAttachment(netPath, att); err != nil {
 			return err
 		}
+		// And in the persistent root: the run root does not survive a
+		// reboot, and host-local's leases usually do.
+		keptPath := s.keptAttachment(p.id)
+		if err := os.MkdirAll(filepath.Dir(keptPath), 0o700); err != nil {
+			return err
+		}
+		if err := saveAttachment(keptPath, att); err != nil {
+			return err
+		}
 		// The kubelet giving up must not cut ADD half-way (the rollback
 		// or its retry deals with the result), but a hung plugin must not
 		// hold the sandbox forever either.
@@ -294,6 +316,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 			if err := s.net.Del(ctx, att); err != nil {
 				return err
 			}
+			os.Remove(keptPath)
 			return os.Remove(netPath)
 		})
 	} else {
@@ -341,6 +364,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	if err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.SandboxAfterCNIAdd)
 	if err := sandbox.ApplyDeferredSysctls(pins); err != nil {
 		return err
 	}
@@ -380,7 +404,9 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	if err := sb.Save(); err != nil {
 		return err
 	}
-	_ = os.Remove(filepath.Join(sb.Dir, setupFile)) // the state file says it all now
+	// setupFile stays: should the state file be lost (truncated by a
+	// power cut), it still says what to free.
+	failpoint.Hit(failpoint.SandboxAfterStateFile)
 	if err := ctx.Err(); err != nil {
 		// The kubelet gave up; keep the sandbox anyway: its retry
 		// finds it by name and gets this ID.

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
@@ -61,6 +62,7 @@ func (s *Server) stopSandbox(ctx context.Context, sb *store.Sandbox) error {
 	if err := s.detachNetwork(ctx, sb.Dir); err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.SandboxStopAfterCNIDel)
 	if sb.ShmPath != "" && sb.ShmPath != "/dev/shm" {
 		if err := sandbox.UnmountShm(sb.ShmPath); err != nil {
 			return err
@@ -78,21 +80,56 @@ func (s *Server) stopSandbox(ctx context.Context, sb *store.Sandbox) error {
 }
 
 // detachNetwork runs CNI DEL with the arguments saved at ADD, then forgets
-// them, so that a second stop does not DEL again.
+// them, so that a second stop does not DEL again. The record next to the
+// sandbox is used, else its copy in the persistent root (the sandbox dir
+// of a partial set-up, or a reboot).
 func (s *Server) detachNetwork(ctx context.Context, dir string) error {
 	path := filepath.Join(dir, networkFile)
+	kept := s.keptAttachment(filepath.Base(dir))
 	att, err := network.LoadAttachment(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.log.Error("unreadable CNI attachment record; trying its copy", "file", path, "error", err)
 	}
 	if err != nil {
+		att, err = network.LoadAttachment(kept)
+	}
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		// Nothing says how to DEL: an unremovable pod would be worse
+		// than a lease the CNI plugin's own garbage collection frees.
+		s.log.Error("no readable CNI attachment record: the pod's network is not detached", "file", kept, "error", err)
+		os.Remove(path)
+		os.Remove(kept)
+		return nil
+	}
+	if err := s.delAttachment(ctx, att); err != nil {
 		return err
 	}
-	if err := s.net.Del(context.WithoutCancel(ctx), att); err != nil {
-		return err
-	}
-	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
-		return err
+	for _, p := range []string{path, kept} {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return err
+		}
 	}
 	return nil
+}
+
+// delAttachment runs CNI DEL for att, without the network namespace when
+// it is gone.
+func (s *Server) delAttachment(ctx context.Context, att *network.Attachment) error {
+	if att.NetNS != "" && !sandbox.IsNamespace(att.NetNS) {
+		// The pin is gone or no longer a namespace (a reboot, an unmount
+		// behind our back): DEL without one, as the CNI spec allows, so
+		// that IPAM still frees the address and the pod stays removable.
+		s.log.Warn("pod network namespace is gone; CNI DEL without it", "netns", att.NetNS)
+		att.NetNS = ""
+	}
+	return s.net.Del(context.WithoutCancel(ctx), att)
+}
+
+// keptAttachment is where a sandbox's CNI attachment is kept in the
+// persistent root.
+func (s *Server) keptAttachment(id string) string {
+	return filepath.Join(s.cfg.Get().Root, "crio", "cni-attachments", id+".json")
 }

@@ -94,6 +94,7 @@ func newRootCommand() *cobra.Command {
 			},
 		},
 		newStatusCommand(opts),
+		newCheckCommand(opts),
 	)
 	return root
 }

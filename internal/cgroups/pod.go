@@ -254,3 +254,27 @@ func AddProcess(rel string, pid int) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Missing returns the directories Create(rel) would make now, parents
+// first: recorded before Create, they let a daemon that crashes during
+// Create remove what it made.
+func Missing(rel string) ([]string, error) {
+	if rel == "" || rel == "/" {
+		return nil, nil
+	}
+	hs, err := Hierarchies()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, h := range hs {
+		cur := h
+		for _, el := range strings.Split(strings.Trim(rel, "/"), "/") {
+			cur = filepath.Join(cur, el)
+			if _, err := os.Stat(cur); errors.Is(err, fs.ErrNotExist) {
+				out = append(out, cur)
+			}
+		}
+	}
+	return out, nil
+}

@@ -26,9 +26,9 @@ type Config struct {
 	StorageOptions     []string      `toml:"storage_option" doc:"Options passed to the storage driver, such as \"overlay.mountopt=nodev\"."`
 	StorageConf        string        `toml:"storage_conf" doc:"storage.conf honoured for options not set here; empty means the containers/storage default."`
 	LogDir             string        `toml:"log_dir" doc:"Default directory for container logs when the kubelet gives none."`
-	VersionFile        string        `toml:"version_file" doc:"File recording the daemon version, in the run root, to detect reboots (reserved for restart recovery; not written yet)."`
-	VersionFilePersist string        `toml:"version_file_persist" doc:"File recording the daemon version, in the root, to detect upgrades (reserved for restart recovery; not written yet)."`
-	CleanShutdownFile  string        `toml:"clean_shutdown_file" doc:"File written on a clean shutdown; its absence at start means the last stop was unclean (reserved for restart recovery; not written yet)."`
+	VersionFile        string        `toml:"version_file" doc:"File recording the daemon version, in the run root (a tmpfs), written at each start: its absence while version_file_persist exists means the node rebooted, and stale runtime state is cleaned up (images are kept)."`
+	VersionFilePersist string        `toml:"version_file_persist" doc:"File recording the daemon version, in the persistent root, written at each start; it tells a restart or reboot from a first start."`
+	CleanShutdownFile  string        `toml:"clean_shutdown_file" doc:"File written on a clean shutdown and removed at start; its absence at start means the last stop was unclean, and storage is checked and damaged layers, images and containers are removed (never the whole store)."`
 	API                APIConfig     `toml:"api" doc:"The CRI gRPC and streaming endpoints."`
 	Runtime            RuntimeConfig `toml:"runtime" doc:"Container runtime settings."`
 	Image              ImageConfig   `toml:"image" doc:"Image pulling and storage."`

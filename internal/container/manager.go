@@ -29,6 +29,7 @@ import (
 
 	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/oci"
@@ -74,6 +75,9 @@ type Manager struct {
 	// starting holds the containers whose Start is between runtime start
 	// and SetStarted; their exits are recorded by Start itself.
 	starting map[string]bool
+
+	// stopSweep ends the monitor sweep; swept is closed when it has.
+	stopSweep, swept chan struct{}
 }
 
 // Options build a Manager.
@@ -114,6 +118,8 @@ func New(o Options) (*Manager, error) {
 		rt.Close()
 		return nil, err
 	}
+	m.stopSweep, m.swept = make(chan struct{}), make(chan struct{})
+	go m.sweepMonitors(monitorSweepPeriod)
 	return m, nil
 }
 
@@ -121,7 +127,11 @@ func New(o Options) (*Manager, error) {
 func (m *Manager) Runtime() *oci.Runtime { return m.rt }
 
 // Close stops watching exits. Containers keep running.
-func (m *Manager) Close() error { return m.rt.Close() }
+func (m *Manager) Close() error {
+	close(m.stopSweep)
+	<-m.swept
+	return m.rt.Close()
+}
 
 // handleExit records an exit that conmon wrote.
 func (m *Manager) handleExit(id string) {
@@ -173,37 +183,6 @@ func (m *Manager) recordExit(c *store.Container) {
 // OnOOM sets a function told of each OOM-killed container (for metrics).
 // Set it before serving.
 func (m *Manager) OnOOM(f func()) { m.onOOM.Store(&f) }
-
-// restore reloads containers from their state files after a restart and
-// learns what happened to them meanwhile from conmon's files.
-func (m *Manager) restore() error {
-	all, err := m.store.Containers()
-	if err != nil {
-		return fmt.Errorf("listing storage containers: %w", err)
-	}
-	for _, sc := range all {
-		if sc.Metadata != storageMetadata {
-			continue
-		}
-		dir, err := m.store.ContainerDirectory(sc.ID)
-		if err != nil {
-			continue
-		}
-		c, err := store.LoadContainer(dir)
-		if err != nil {
-			// A CreateContainer cut short by a crash: nothing refers to it.
-			m.log.Warn("removing a container left half-created", "id", sc.ID, "error", err)
-			m.deleteStorage(sc.ID)
-			continue
-		}
-		m.Containers.Add(c.ID, c)
-		m.Containers.Names.Add(c.Name, c.ID)
-		if c.State() != runtimeapi.ContainerState_CONTAINER_EXITED {
-			m.recordExit(c)
-		}
-	}
-	return nil
-}
 
 // Create makes a container in a pod and returns its ID. A repeated
 // request for the same metadata returns the first request's ID.
@@ -283,6 +262,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		return "", fmt.Errorf("creating the container's storage: %w", err)
 	}
 	undo = append(undo, func() { m.deleteStorage(id) })
+	failpoint.Hit(failpoint.ContainerAfterStorage)
 	rootfs, err := m.store.Mount(id, "")
 	if err != nil {
 		return "", fmt.Errorf("mounting the container's rootfs: %w", err)
@@ -415,6 +395,11 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	}
 	c.SetCreated(cfg.GetLinux().GetResources())
 
+	// Written before conmon starts, so that a daemon restarted after a
+	// crash during creation knows which runtime to ask to forget it.
+	if err := store.WriteJSON(filepath.Join(dir, createFile), createRecord{Handler: h.Name}); err != nil {
+		return "", err
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	if err := m.rt.Create(cctx, &c.Runtime); err != nil {
@@ -428,9 +413,11 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		defer cancel()
 		m.rt.Delete(ctx, &c.Runtime)
 	})
+	failpoint.Hit(failpoint.ContainerAfterRuntimeCreate)
 	if err := c.Save(); err != nil {
 		return "", err
 	}
+	failpoint.Hit(failpoint.ContainerAfterStateFile)
 	m.Containers.Add(id, c)
 	m.Containers.Names.Finish(name, id)
 	unblock()
@@ -543,6 +530,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 		}
 		return err
 	}
+	failpoint.Hit(failpoint.ContainerAfterRuntimeStart)
 	// STARTED is published under exitMu so that an exit the watcher
 	// records at once cannot publish STOPPED ahead of it.
 	m.exitMu.Lock()
@@ -590,6 +578,7 @@ func (m *Manager) stopLocked(ctx context.Context, c *store.Container, timeout ti
 	if err := m.rt.Stop(ctx, &c.Runtime, timeout, sig); err != nil {
 		return fmt.Errorf("stopping container %s: %w", c.ID, err)
 	}
+	failpoint.Hit(failpoint.ContainerStopAfterKill)
 	m.recordExit(c)
 	return nil
 }
@@ -636,8 +625,10 @@ func (m *Manager) removeLocked(ctx context.Context, c *store.Container) (bool, e
 	if err := m.rt.Delete(context.WithoutCancel(ctx), &c.Runtime); err != nil {
 		return false, fmt.Errorf("removing container %s from the runtime: %w", c.ID, err)
 	}
+	failpoint.Hit(failpoint.ContainerRemoveAfterRuntime)
 	m.unmountImageVolumes(c.Mounts)
 	m.deleteStorage(c.ID)
+	failpoint.Hit(failpoint.ContainerRemoveAfterStorage)
 	os.RemoveAll(c.Dir)
 	os.RemoveAll(c.Runtime.Bundle)
 	m.Containers.Delete(c.ID)

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/metrics"
 	"github.com/crio/crio/internal/network"
@@ -86,6 +87,14 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("start-up check failed: %w", err)
 	}
 
+	if fps := failpoint.Armed(); len(fps) > 0 {
+		log.Warn("failpoints armed: the daemon kills itself when it reaches them", "failpoints", fps)
+	}
+	boot := readBootState(cfg)
+	if boot.reboot {
+		log.Warn("node reboot detected (run root empty, persistent root has state): cleaning up stale runtime state; images are kept")
+	}
+
 	live := config.NewLive(cfg)
 	// The libraries' debug output (every registry request) only at "trace".
 	storage.RouteLibraryLogs(log, strings.EqualFold(cfg.Runtime.LogLevel, "trace"))
@@ -93,11 +102,21 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	cleanStop := false
 	defer func() {
 		if err := store.Close(); err != nil {
 			log.Warn("closing storage", "error", err)
+		} else if cleanStop {
+			markCleanShutdown(cfg, log)
 		}
 	}()
+	if boot.unclean {
+		log.Warn("the last daemon did not shut down cleanly: checking storage")
+		if err := store.CheckAndRepair(log); err != nil {
+			log.Error("storage check after an unclean shutdown failed; starting anyway", "error", err)
+		}
+	}
+	markStarted(cfg, log)
 	images := image.New(store.Store, live, log)
 	cniWatcher, err := network.NewWatcher(cfg.Network.NetworkDir, cfg.Network.CNIDefaultNetwork, cfg.Network.PluginDirs, log)
 	if err != nil {
@@ -160,6 +179,7 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("gRPC server stopped: %w", err)
 		case <-ctx.Done():
 			shutdown(log, g, live.Get().API.ShutdownGracePeriod.Std())
+			cleanStop = true
 			return nil
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
@@ -168,6 +188,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 			log.Info("shutting down: containers keep running", "signal", sig.String())
 			shutdown(log, g, live.Get().API.ShutdownGracePeriod.Std())
+			cleanStop = true
 			return nil
 		}
 	}
@@ -290,8 +311,14 @@ func Listen(path string) (net.Listener, error) {
 			return nil, fmt.Errorf("%s exists and is not a socket; refusing to replace it", path)
 		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			pid := listenerPID(c)
 			c.Close()
-			return nil, fmt.Errorf("%s is in use by another running process", path)
+			// A daemon killed while it was forking a child leaves its
+			// listener open in that child until the child execs: the
+			// socket answers, but its owner is dead.
+			if pid == 0 || syscall.Kill(pid, 0) == nil {
+				return nil, fmt.Errorf("%s is in use by another running process", path)
+			}
 		}
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("removing stale socket: %w", err)
@@ -306,4 +333,24 @@ func Listen(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("setting socket mode: %w", err)
 	}
 	return lis, nil
+}
+
+// listenerPID is the pid of the process that made the listening socket c
+// is connected to (SO_PEERCRED), or 0 when unknown.
+func listenerPID(c net.Conn) int {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return 0
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	pid := 0
+	_ = raw.Control(func(fd uintptr) {
+		if cred, err := syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED); err == nil {
+			pid = int(cred.Pid)
+		}
+	})
+	return pid
 }

@@ -29,6 +29,7 @@ import (
 	"go.podman.io/image/v5/types"
 
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/version"
 )
 
@@ -182,6 +183,7 @@ func (s *Service) pullOne(ctx context.Context, named reference.Named, cfg *confi
 	if err != nil {
 		return "", classify(named, err)
 	}
+	failpoint.Hit(failpoint.ImagePullAfterCopy)
 	img, err := istorage.Transport.GetStoreImage(s.store, destRef)
 	if err != nil {
 		return "", fmt.Errorf("finding %s after the pull: %w", named, err)

@@ -142,7 +142,7 @@ func pinOnThread(o PinOptions) (p *Pinned, err error) {
 		return p, err
 	}
 	if o.Infra {
-		pid, err := startInfra(o.InfraBinary)
+		pid, err := startInfra(o.InfraBinary, infraEnv(o))
 		if err != nil {
 			return p, err
 		}
@@ -176,13 +176,13 @@ func loopbackUp() error {
 // startInfra starts "BINARY pause" in a new PID namespace, in its own
 // session so that it outlives the daemon. It inherits the calling
 // thread's namespaces, hence runs on the pinning thread.
-func startInfra(binary string) (int, error) {
+func startInfra(binary string, env []string) (int, error) {
 	if binary == "" {
 		binary = "/proc/self/exe"
 	}
 	cmd := exec.Command(binary, "pause")
 	cmd.Dir = "/"
-	cmd.Env = pauseEnv
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID, Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("starting infra process: %w", err)

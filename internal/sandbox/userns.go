@@ -94,7 +94,7 @@ func pinWithUserNS(o PinOptions) (p *Pinned, err error) {
 	}
 	cmd := exec.Command(binary, "pause")
 	cmd.Dir = "/"
-	cmd.Env = pauseEnv
+	cmd.Env = infraEnv(o)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: flags, Setsid: true,
 		UidMappings: o.UIDMappings, GidMappings: o.GIDMappings, GidMappingsEnableSetgroups: true,

@@ -76,6 +76,9 @@ type Daemon struct {
 	// plugins the daemon starts itself, NRIConfigDir their configuration.
 	NRISocket, NRIPluginDir, NRIConfigDir string
 	Args                                  []string
+	// Env is added to the daemon's environment at each Start (failpoints,
+	// say); change it between restarts.
+	Env []string
 
 	cmd     *exec.Cmd
 	done    chan struct{}
@@ -201,8 +204,12 @@ func (d *Daemon) Start() {
 	if err != nil {
 		d.t.Fatal(err)
 	}
+
 	d.cmd = exec.Command(Binary(d.t), d.Args...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	if len(d.Env) > 0 {
+		d.cmd.Env = append(os.Environ(), d.Env...)
+	}
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
 		logf.Close()
@@ -224,6 +231,9 @@ func (d *Daemon) Start() {
 	d.Image = runtimeapi.NewImageServiceClient(conn)
 }
 
+// waitReady waits until the socket answers and the listener is the
+// process just started (SO_PEERCRED): a socket that answers for another
+// reason (a stale listener) must not pass for this process being ready.
 func (d *Daemon) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -233,12 +243,35 @@ func (d *Daemon) waitReady(timeout time.Duration) error {
 		default:
 		}
 		if c, err := net.DialTimeout("unix", d.Socket, 200*time.Millisecond); err == nil {
+			pid := peerPID(c)
 			c.Close()
-			return nil
+			if pid == d.cmd.Process.Pid {
+				return nil
+			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("socket %s not answering after %s", d.Socket, timeout)
+	return fmt.Errorf("socket %s not answered by process %d after %s", d.Socket, d.cmd.Process.Pid, timeout)
+}
+
+// peerPID is the pid of the process listening at the other end of a unix
+// socket connection, or 0.
+func peerPID(c net.Conn) int {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return 0
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	pid := 0
+	_ = raw.Control(func(fd uintptr) {
+		if cred, err := syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED); err == nil {
+			pid = int(cred.Pid)
+		}
+	})
+	return pid
 }
 
 // Running reports whether the process is alive.
