@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -13,7 +15,9 @@ import (
 func TestPodSandboxMetricsMatchTheirDescriptors(t *testing.T) {
 	d := containerDaemon(t)
 	podID, pc := pod(t, d, "metrics")
-	ctrID := run(t, d, podID, pc, ctrConfig("m", []string{"sh", "-c", "echo x > /tmp/f; sleep 3600"}))
+	ctrID := run(t, d, podID, pc, ctrConfig("m", []string{"sh", "-c", "echo x > /tmp/f; echo written; sleep 3600"}))
+	// The file is in the writable layer once the container says so.
+	waitFile(t, filepath.Join(pc.LogDirectory, "m.log"), "written", 30*time.Second)
 	ctx := framework.Ctx(t)
 
 	descs, err := d.Runtime.ListMetricDescriptors(ctx, &runtimeapi.ListMetricDescriptorsRequest{})
