@@ -15,7 +15,7 @@ DEB_PKGS  += gcc libc6-dev dpkg apt
 
 crio.conf.example: FORCE
 
-.PHONY: all build test critest unit e2e lint install-deps install run clean help
+.PHONY: all build test critest bench unit e2e lint install-deps install run clean help
 
 all: build
 
@@ -35,6 +35,9 @@ test: lint ## Everything CI runs: lint, unit and end-to-end tests against a real
 
 critest: ## The CRI validation suite (critest) against a fresh daemon; report in _output/critest.
 	hack/critest.sh
+
+bench: ## crio vs containerd and the no-daemon floor, same run (slow; not part of test); report in _output/bench.
+	hack/bench.sh $(BENCH_FLAGS)
 
 unit: ## Unit tests only (no daemon).
 	$(GO) test -tags "$(TAGS)" -count=1 -short ./...
