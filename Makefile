@@ -19,10 +19,13 @@ crio.conf.example: FORCE
 
 all: build
 
-build: bin/crio ## Build bin/crio.
+build: bin/crio bin/crio-pause ## Build bin/crio and bin/crio-pause (the pods' infra process).
 
 bin/crio: FORCE
 	$(GO) build $(GOFLAGS_B) -o $@ ./cmd/crio
+
+bin/crio-pause: FORCE
+	$(GO) build -trimpath -ldflags "-s -w" -o $@ ./cmd/crio-pause
 
 FORCE:
 
@@ -54,6 +57,7 @@ install-deps: ## Install the Debian packages crio needs and a current runc (as r
 
 install: build ## Install the binary, the default config, the systemd unit and the CNI bridge network.
 	install -D -m 0755 bin/crio $(DESTDIR)$(BINDIR)/crio
+	install -D -m 0755 bin/crio-pause $(DESTDIR)$(BINDIR)/crio-pause
 	@if [ ! -e $(DESTDIR)/etc/crio/crio.conf ]; then \
 	  install -D -m 0644 crio.conf.example $(DESTDIR)/etc/crio/crio.conf; fi
 	install -d -m 0755 $(DESTDIR)/etc/crio/crio.conf.d

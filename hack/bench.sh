@@ -29,6 +29,7 @@ bin=$top/_output/bin
 mkdir -p "$bin"
 echo "building crio and the harness"
 go build -trimpath -tags "$TAGS" -o "$bin/crio" ./cmd/crio
+go build -trimpath -ldflags "-s -w" -o "$bin/crio-pause" ./cmd/crio-pause
 go build -tags "$TAGS" -o "$bin/bench" ./hack/bench
 critest=()
 if [ "${BENCH_CRITEST:-1}" != 0 ]; then

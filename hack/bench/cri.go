@@ -221,29 +221,41 @@ func removePods(ctx context.Context, d *daemon, pods []string) {
 	wg.Wait()
 }
 
-// listCost times the three list RPCs n times each.
+// listCost times the three list RPCs n times each, one RPC at a time so
+// that one's garbage is not collected during another's calls.
 func listCost(ctx context.Context, d *daemon, n, want int) (*samples, error) {
 	s := newSamples()
-	for i := 0; i < n; i++ {
-		t := time.Now()
-		r, err := d.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
-		if err != nil {
-			return nil, err
+	calls := []struct {
+		op string
+		f  func() error
+	}{
+		{"ListContainers", func() error {
+			r, err := d.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
+			if err == nil && len(r.Containers) < want {
+				err = fmt.Errorf("%d containers, want %d", len(r.Containers), want)
+			}
+			return err
+		}},
+		{"ListPodSandbox", func() error {
+			_, err := d.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+			return err
+		}},
+		{"ListContainerStats", func() error {
+			_, err := d.rt.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{})
+			return err
+		}},
+	}
+	for _, c := range calls {
+		if err := c.f(); err != nil { // warm-up
+			return nil, fmt.Errorf("%s: %s: %w", d.name, c.op, err)
 		}
-		s.add("ListContainers", time.Since(t))
-		if len(r.Containers) < want {
-			return nil, fmt.Errorf("%s: ListContainers: %d containers, want %d", d.name, len(r.Containers), want)
+		for i := 0; i < n; i++ {
+			t := time.Now()
+			if err := c.f(); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", d.name, c.op, err)
+			}
+			s.add(c.op, time.Since(t))
 		}
-		t = time.Now()
-		if _, err := d.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{}); err != nil {
-			return nil, err
-		}
-		s.add("ListPodSandbox", time.Since(t))
-		t = time.Now()
-		if _, err := d.rt.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{}); err != nil {
-			return nil, err
-		}
-		s.add("ListContainerStats", time.Since(t))
 	}
 	return s, nil
 }

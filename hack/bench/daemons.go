@@ -123,9 +123,13 @@ nri_listen = %[15]q
 			}
 			return nil
 		})
-		// Infra processes are "crio pause" children of the daemon (until
-		// it restarts).
-		m["infra"] = childrenWithArgs(d.cmd.Process.Pid, "pause")
+		// Infra processes are crio-pause (or "crio pause") children of
+		// the daemon (until it restarts).
+		for _, pid := range childrenWithArgs(d.cmd.Process.Pid, "") {
+			if a := cmdline(pid); len(a) > 0 && (strings.HasSuffix(a[0], "crio-pause") || (len(a) > 1 && a[1] == "pause")) {
+				m["infra"] = append(m["infra"], pid)
+			}
+		}
 		return m
 	}
 	return d, d.start(ctx)

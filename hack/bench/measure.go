@@ -77,7 +77,9 @@ var execRE = regexp.MustCompile(`execve\("([^"]+)"`)
 // runs, and returns the programs executed, by base name, with counts.
 func traceSpawns(dir string, pid int, fn func() error) (map[string]int, int, error) {
 	out := filepath.Join(dir, fmt.Sprintf("strace-%d.txt", pid))
-	cmd := exec.Command("strace", "-f", "-qq", "-z", "-e", "trace=execve", "-e", "signal=none", "-o", out, "-p", strconv.Itoa(pid))
+	// Besides execve, the syscalls that wait (for a child, the disk, a
+	// mount) are timed (-T -tt), to read where a slow operation waits.
+	cmd := exec.Command("strace", "-f", "-qq", "-z", "-T", "-tt", "-e", "trace=execve,fsync,fdatasync,syncfs,mount,umount2,wait4,waitid,renameat,renameat2,unlinkat", "-e", "signal=none", "-o", out, "-p", strconv.Itoa(pid))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
