@@ -467,12 +467,35 @@ func (r *Runtime) Delete(ctx context.Context, c *Container) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.runtime(ctx, h, "delete", "--force", c.ID); err != nil && !isNotExist(err) {
-		return err
+	// `runc delete --force` (and a plain delete of a created container)
+	// sends SIGKILL and then sleeps 100 ms before it looks again, even
+	// for a container that has long exited: RemoveContainer took 4x the
+	// floor for it. So the daemon kills a process still there itself
+	// (a created container's init) and deletes without --force, which
+	// for a stopped container goes straight to removing it, leftover
+	// processes of a shared PID namespace included. --force is the
+	// fallback when the runtime still finds the container running.
+	r.killAndWait(c)
+	_, err = r.runtime(ctx, h, "delete", c.ID)
+	if err != nil && !isNotExist(err) {
+		if _, err := r.runtime(ctx, h, "delete", "--force", c.ID); err != nil && !isNotExist(err) {
+			return err
+		}
 	}
 	os.Remove(r.ExitFile(c.ID))
 	os.Remove(filepath.Join(r.opts.AttachDir, c.ID))
 	return nil
+}
+
+// killAndWait SIGKILLs the container's process if it is still there and
+// waits (up to 5 s) until it is gone.
+func (r *Runtime) killAndWait(c *Container) {
+	if !r.Alive(c) || signalProcess(c.PID, c.PIDStartTime, syscall.SIGKILL) != nil {
+		return
+	}
+	for deadline := time.Now().Add(5 * time.Second); r.Alive(c) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func isNotExist(err error) bool {
