@@ -15,14 +15,17 @@ DEB_PKGS  += gcc libc6-dev dpkg apt
 
 crio.conf.example: FORCE
 
-.PHONY: all build test critest unit e2e lint install-deps install run clean help
+.PHONY: all build test critest bench unit e2e lint install-deps install run clean help
 
 all: build
 
-build: bin/crio ## Build bin/crio.
+build: bin/crio bin/crio-pause ## Build bin/crio and bin/crio-pause (the pods' infra process).
 
 bin/crio: FORCE
 	$(GO) build $(GOFLAGS_B) -o $@ ./cmd/crio
+
+bin/crio-pause: FORCE
+	$(GO) build -trimpath -ldflags "-s -w" -o $@ ./cmd/crio-pause
 
 FORCE:
 
@@ -35,6 +38,9 @@ test: lint ## Everything CI runs: lint, unit and end-to-end tests against a real
 
 critest: ## The CRI validation suite (critest) against a fresh daemon; report in _output/critest.
 	hack/critest.sh
+
+bench: ## crio vs containerd and the no-daemon floor, same run (slow; not part of test); report in _output/bench.
+	hack/bench.sh $(BENCH_FLAGS)
 
 unit: ## Unit tests only (no daemon).
 	$(GO) test -tags "$(TAGS)" -count=1 -short ./...
@@ -51,6 +57,7 @@ install-deps: ## Install the Debian packages crio needs and a current runc (as r
 
 install: build ## Install the binary, the default config, the systemd unit and the CNI bridge network.
 	install -D -m 0755 bin/crio $(DESTDIR)$(BINDIR)/crio
+	install -D -m 0755 bin/crio-pause $(DESTDIR)$(BINDIR)/crio-pause
 	@if [ ! -e $(DESTDIR)/etc/crio/crio.conf ]; then \
 	  install -D -m 0644 crio.conf.example $(DESTDIR)/etc/crio/crio.conf; fi
 	install -d -m 0755 $(DESTDIR)/etc/crio/crio.conf.d

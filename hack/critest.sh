@@ -21,6 +21,7 @@ mkdir -p "$out" "$bin"
 
 echo "building crio, critest, crictl and the test registry"
 go build -tags "$TAGS" -o "$bin/crio" ./cmd/crio
+go build -o "$bin/crio-pause" ./cmd/crio-pause
 go build -tags "$TAGS" -o "$bin/testregistry" ./hack/testregistry/cmd/testregistry
 (cd hack/tools && go test -c -o "$bin/critest" sigs.k8s.io/cri-tools/cmd/critest &&
   go build -o "$bin/crictl" sigs.k8s.io/cri-tools/cmd/crictl)

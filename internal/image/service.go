@@ -42,6 +42,9 @@ type Service struct {
 
 	pulls pullGroup
 	seen  atomic.Pointer[config.Config] // the config the registries cache was read under
+	// pulling counts pulls in flight; the last one to finish hands the
+	// memory they used back to the system (see releaseMemory).
+	pulling atomic.Int32
 
 	// onPull, when set, is told of every finished pull (for metrics).
 	onPull func(bytes int64, d time.Duration, err error)

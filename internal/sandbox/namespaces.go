@@ -173,14 +173,16 @@ func loopbackUp() error {
 	return nil
 }
 
-// startInfra starts "BINARY pause" in a new PID namespace, in its own
+// startInfra starts "BINARY pause" (by default crio-pause, see
+// defaultInfra) in a new PID namespace, in its own
 // session so that it outlives the daemon. It inherits the calling
 // thread's namespaces, hence runs on the pinning thread.
 func startInfra(binary string, env []string) (int, error) {
+	argv := []string{binary, "pause"}
 	if binary == "" {
-		binary = "/proc/self/exe"
+		argv = defaultInfra()
 	}
-	cmd := exec.Command(binary, "pause")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = "/"
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID, Setsid: true}

@@ -4,38 +4,37 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
+	"path/filepath"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crio/crio/internal/pause"
 )
 
 // pauseEnv is the infra process's whole environment: none of the
-// daemon's, and one OS thread for Go code, which keeps its memory small
-// (most of its resident size is the binary's pages, shared with the
-// daemon and every other infra process).
+// daemon's, and one OS thread for Go code, which keeps its memory small.
 var pauseEnv = []string{"GOMAXPROCS=1"}
 
-// RunPause is the infra process ("crio pause"): PID 1 of the pod's PID
-// namespace. It reaps orphans and exits on SIGTERM or SIGINT.
-func RunPause() {
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
-	for sig := range sigs {
-		if sig == syscall.SIGCHLD {
-			for {
-				var ws unix.WaitStatus
-				pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-				if pid <= 0 || err != nil {
-					break
-				}
-			}
-			continue
+// RunPause is the infra process run as "crio pause" (see internal/pause).
+func RunPause() { pause.Run() }
+
+// InfraBinaryName is the small infra program looked for next to the
+// daemon's binary (cmd/crio-pause).
+const InfraBinaryName = "crio-pause"
+
+// defaultInfra is the program and arguments of the infra process when
+// PinOptions.InfraBinary is empty: crio-pause next to this binary, else
+// this binary's "pause" mode.
+var defaultInfra = sync.OnceValue(func() []string {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), InfraBinaryName)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return []string{p}
 		}
-		os.Exit(0)
 	}
-}
+	return []string{"/proc/self/exe", "pause"}
+})
 
 var (
 	oomMu      sync.Mutex

@@ -42,6 +42,11 @@ func TestPodLifecycleStopRemoveTwice(t *testing.T) {
 	if got, want := nsInode(t, fmt.Sprintf("/proc/%d/ns/pid", info.PID)), nsInode(t, "/proc/thread-self/ns/pid"); got == want {
 		t.Errorf("infra process shares the host PID namespace")
 	}
+	// The small crio-pause next to the daemon's binary, not the daemon
+	// re-executed: every pod pays for its infra's private memory.
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", info.PID)); err != nil || filepath.Base(exe) != "crio-pause" {
+		t.Errorf("infra process runs %q (%v); want crio-pause", exe, err)
+	}
 	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", info.PID)); err == nil {
 		for _, l := range strings.Split(string(st), "\n") {
 			if strings.HasPrefix(l, "RssAnon") || strings.HasPrefix(l, "RssFile") {

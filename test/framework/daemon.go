@@ -55,6 +55,13 @@ func Binary(t testing.TB) string {
 		cmd.Dir = RepoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("building crio: %v\n%s", err, out)
+			return
+		}
+		// The pods' infra process, found next to the daemon's binary.
+		cmd = exec.Command("go", "build", "-o", filepath.Join(dir, "crio-pause"), "./cmd/crio-pause")
+		cmd.Dir = RepoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building crio-pause: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
