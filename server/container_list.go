@@ -13,12 +13,22 @@ import (
 
 // ListContainers lists containers from memory, filtered by ID (or unique
 // prefix), state, pod sandbox ID (or unique prefix) and labels (all must
-// match), newest first.
+// match), newest first. The entries are pre-encoded: see
+// container_list_wire.go.
 func (s *Server) ListContainers(_ context.Context, req *runtimeapi.ListContainersRequest) (*runtimeapi.ListContainersResponse, error) {
 	if err := s.containersServed(); err != nil {
 		return nil, err
 	}
-	return &runtimeapi.ListContainersResponse{Containers: s.listContainers(req.GetFilter())}, nil
+	cs := s.listed(req.GetFilter())
+	resp := &runtimeapi.ListContainersResponse{}
+	wire, err := wireContainers(cs)
+	if err != nil {
+		s.log.Warn("listing containers without the encoding cache", "error", err)
+		resp.Containers = entries(cs)
+		return resp, nil
+	}
+	resp.ProtoReflect().SetUnknown(wire)
+	return resp, nil
 }
 
 // StreamContainers is ListContainers in chunks, for nodes whose list
@@ -27,7 +37,7 @@ func (s *Server) StreamContainers(req *runtimeapi.StreamContainersRequest, strea
 	if err := s.containersServed(); err != nil {
 		return err
 	}
-	return sendChunks(s.listContainers(req.GetFilter()), func(items []*runtimeapi.Container) error {
+	return sendChunks(entries(s.listed(req.GetFilter())), func(items []*runtimeapi.Container) error {
 		return stream.Send(&runtimeapi.StreamContainersResponse{Containers: items})
 	})
 }
@@ -64,33 +74,39 @@ func (s *Server) selectContainers(id, podID string, labels map[string]string) []
 	return out
 }
 
-func (s *Server) listContainers(f *runtimeapi.ContainerFilter) []*runtimeapi.Container {
+// listed is a container selected for a list with the state it had.
+type listed struct {
+	c     *store.Container
+	state runtimeapi.ContainerState
+}
+
+// listed selects the containers a filter asks for, newest first.
+func (s *Server) listed(f *runtimeapi.ContainerFilter) []listed {
 	all := s.selectContainers(f.GetId(), f.GetPodSandboxId(), f.GetLabelSelector())
-	out := make([]*runtimeapi.Container, 0, len(all))
+	out := make([]listed, 0, len(all))
 	for _, c := range all {
 		state := c.State()
 		if f.GetState() != nil && f.GetState().GetState() != state {
 			continue
 		}
-		out = append(out, &runtimeapi.Container{
-			Id:           c.ID,
-			PodSandboxId: c.SandboxID,
-			Metadata:     c.Config.GetMetadata(),
-			Image:        imageSpec(c),
-			ImageRef:     c.ImageRef,
-			ImageId:      c.ImageID,
-			State:        state,
-			CreatedAt:    c.CreatedAt.UnixNano(),
-			Labels:       c.Config.GetLabels(),
-			Annotations:  c.Config.GetAnnotations(),
-		})
+		out = append(out, listed{c, state})
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].CreatedAt != out[j].CreatedAt {
-			return out[i].CreatedAt > out[j].CreatedAt
+		a, b := out[i].c, out[j].c
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.After(b.CreatedAt)
 		}
-		return strings.Compare(out[i].Id, out[j].Id) < 0
+		return strings.Compare(a.ID, b.ID) < 0
 	})
+	return out
+}
+
+// entries are the list messages of cs.
+func entries(cs []listed) []*runtimeapi.Container {
+	out := make([]*runtimeapi.Container, len(cs))
+	for i, l := range cs {
+		out[i] = listEntry(l.c, l.state)
+	}
 	return out
 }
 

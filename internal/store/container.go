@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -56,7 +57,25 @@ type Container struct {
 	message    string
 	resources  *runtimeapi.LinuxContainerResources
 
+	// listWire caches the container's ListContainers entry encoded
+	// without its state, which is all that changes (see ListWire).
+	listWire atomic.Pointer[[]byte]
+
 	opMu sync.Mutex
+}
+
+// ListWire returns the cached encoding build makes of the container's
+// unchanging list fields, building it on first use.
+func (c *Container) ListWire(build func() ([]byte, error)) ([]byte, error) {
+	if b := c.listWire.Load(); b != nil {
+		return *b, nil
+	}
+	b, err := build()
+	if err != nil {
+		return nil, err
+	}
+	c.listWire.Store(&b)
+	return b, nil
 }
 
 // ContainerName is the reservation key of a container in a pod, in
