@@ -169,13 +169,15 @@ func (m *Manager) recordExit(c *store.Container) {
 		return
 	}
 	if c.SetExited(st.Code, st.FinishedAt, st.Reason, st.Message) {
+		// Counted before the state file's fsync, so that a client that
+		// sees the exit finds it counted too.
+		if f := m.onOOM.Load(); f != nil && st.Reason == oci.ReasonOOMKilled {
+			(*f)()
+		}
 		if err := c.Save(); err != nil {
 			m.log.Error("saving container state", "id", c.ID, "error", err)
 		}
 		m.log.Info("container exited", "id", c.ID, "code", st.Code, "reason", st.Reason)
-		if f := m.onOOM.Load(); f != nil && st.Reason == oci.ReasonOOMKilled {
-			(*f)()
-		}
 		m.event(c, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
 	}
 }
