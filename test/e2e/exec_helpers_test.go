@@ -99,6 +99,20 @@ func (e *execEnv) waitExited(t *testing.T, id string) {
 	t.Fatalf("container %s did not exit", id)
 }
 
+// settled returns count's value once it is at most limit, or its last
+// value after 3 s: a leak stays, while the daemon's own background work
+// (the monitor sweep, a stats walk) holds a file or a child only briefly.
+func settled(count func() int, limit int) int {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		n := count()
+		if n <= limit || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func countDir(t *testing.T, p string) int {
 	t.Helper()
 	ents, err := os.ReadDir(p)

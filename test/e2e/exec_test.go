@@ -160,10 +160,10 @@ func TestExecSync(t *testing.T) {
 		t.Logf("200 ExecSyncs took %v (%v each)", time.Since(begin), time.Since(begin)/200)
 		// Let the HTTP/2 and runtime goroutines settle.
 		time.Sleep(200 * time.Millisecond)
-		if n := countDir(t, fmt.Sprintf("/proc/%d/fd", pid)); n > fds {
+		if n := settled(func() int { return countDir(t, fmt.Sprintf("/proc/%d/fd", pid)) }, fds); n > fds {
 			t.Errorf("daemon fds went from %d to %d over 200 ExecSyncs", fds, n)
 		}
-		if n := childProcesses(t, pid); n > kids {
+		if n := settled(func() int { return childProcesses(t, pid) }, kids); n > kids {
 			t.Errorf("daemon children went from %d to %d over 200 ExecSyncs", kids, n)
 		}
 		r, err := execSync(t, e, id, 10, "ps", "-o", "pid,args")
@@ -221,10 +221,10 @@ func TestExecSync(t *testing.T) {
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
-		if n := countDir(t, fmt.Sprintf("/proc/%d/fd", pid)); n > fds {
+		if n := settled(func() int { return countDir(t, fmt.Sprintf("/proc/%d/fd", pid)) }, fds); n > fds {
 			t.Errorf("daemon fds went from %d to %d over the probes", fds, n)
 		}
-		if n := childProcesses(t, pid); n > kids {
+		if n := settled(func() int { return childProcesses(t, pid) }, kids); n > kids {
 			t.Errorf("daemon children went from %d to %d over the probes", kids, n)
 		}
 		for _, cid := range ids {
