@@ -2,10 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,44 +16,8 @@ import (
 //
 //	go test -tags "$TAGS" -run XXX -bench Restart -benchtime 3x ./test/e2e/
 func BenchmarkRestart(b *testing.B) {
-	requireRoot(b)
-	n := 200
-	if v, err := strconv.Atoi(os.Getenv("CRIO_BENCH_CONTAINERS")); err == nil && v > 0 {
-		n = v
-	}
-	d := newImageDaemon(b, imageDaemonOptions{registry: sharedRegistry(b).Addr})
-	mustPull(b, d, ctrImage)
+	d, n := benchNode(b, "restartbench")
 	ctx := context.Background()
-	const perPod = 10
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	errs := make(chan error, n)
-	for p := 0; p*perPod < n; p++ {
-		pc := podConfig(fmt.Sprintf("restartbench%d", p))
-		podID := runPod(b, d, pc)
-		for i := 0; i < perPod && p*perPod+i < n; i++ {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				cfg := ctrConfig(fmt.Sprintf("c%d", i), []string{"sleep", "3600"})
-				cfg.LogPath = ""
-				c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: cfg, SandboxConfig: pc})
-				if err == nil {
-					_, err = d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId})
-				}
-				errs <- err
-			}()
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
 	restart := func(sig syscall.Signal) func(*testing.B) {
 		return func(b *testing.B) {
 			var total time.Duration

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/test/framework"
 )
 
 // BenchmarkListContainerStats measures ListContainerStats over a node of
@@ -18,6 +20,28 @@ import (
 //
 //	go test -tags "$TAGS" -run XXX -bench ListContainerStats -benchtime 50x ./test/e2e/
 func BenchmarkListContainerStats(b *testing.B) {
+	d, n := benchNode(b, "statsbench")
+	ctx := context.Background()
+	list := func(b *testing.B) {
+		for b.Loop() {
+			r, err := d.Runtime.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{})
+			if err != nil || len(r.Stats) != n {
+				b.Fatalf("ListContainerStats: %d stats, %v", len(r.GetStats()), err)
+			}
+		}
+	}
+	b.Run("on-demand", list)
+	// The same node with background collection: answers from memory.
+	d.WriteDropIn("60-stats.conf", "[crio.stats]\nstats_collection_period = 10\n")
+	d.Stop()
+	d.Start()
+	b.Run("collected", list)
+}
+
+// benchNode starts a daemon running CRIO_BENCH_CONTAINERS (200 by
+// default) "sleep" containers, ten per pod, in pods named after prefix,
+// and returns it with their number.
+func benchNode(b *testing.B, prefix string) (*framework.Daemon, int) {
 	requireRoot(b)
 	n := 200
 	if v, err := strconv.Atoi(os.Getenv("CRIO_BENCH_CONTAINERS")); err == nil && v > 0 {
@@ -31,7 +55,7 @@ func BenchmarkListContainerStats(b *testing.B) {
 	sem := make(chan struct{}, 4)
 	errs := make(chan error, n)
 	for p := 0; p*perPod < n; p++ {
-		pc := podConfig(fmt.Sprintf("statsbench%d", p))
+		pc := podConfig(fmt.Sprintf("%s%d", prefix, p))
 		podID := runPod(b, d, pc)
 		for i := 0; i < perPod && p*perPod+i < n; i++ {
 			wg.Add(1)
@@ -56,18 +80,5 @@ func BenchmarkListContainerStats(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	list := func(b *testing.B) {
-		for b.Loop() {
-			r, err := d.Runtime.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{})
-			if err != nil || len(r.Stats) != n {
-				b.Fatalf("ListContainerStats: %d stats, %v", len(r.GetStats()), err)
-			}
-		}
-	}
-	b.Run("on-demand", list)
-	// The same node with background collection: answers from memory.
-	d.WriteDropIn("60-stats.conf", "[crio.stats]\nstats_collection_period = 10\n")
-	d.Stop()
-	d.Start()
-	b.Run("collected", list)
+	return d, n
 }
