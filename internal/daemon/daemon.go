@@ -25,6 +25,7 @@ import (
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/oci"
+	"github.com/crio/crio/internal/peercred"
 	"github.com/crio/crio/internal/storage"
 	"github.com/crio/crio/internal/version"
 	"github.com/crio/crio/server"
@@ -311,7 +312,7 @@ func Listen(path string) (net.Listener, error) {
 			return nil, fmt.Errorf("%s exists and is not a socket; refusing to replace it", path)
 		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			pid := listenerPID(c)
+			pid := peercred.ListenerPID(c)
 			c.Close()
 			// A daemon killed while it was forking a child leaves its
 			// listener open in that child until the child execs: the
@@ -333,24 +334,4 @@ func Listen(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("setting socket mode: %w", err)
 	}
 	return lis, nil
-}
-
-// listenerPID is the pid of the process that made the listening socket c
-// is connected to (SO_PEERCRED), or 0 when unknown.
-func listenerPID(c net.Conn) int {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return 0
-	}
-	raw, err := uc.SyscallConn()
-	if err != nil {
-		return 0
-	}
-	pid := 0
-	_ = raw.Control(func(fd uintptr) {
-		if cred, err := syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED); err == nil {
-			pid = int(cred.Pid)
-		}
-	})
-	return pid
 }

@@ -20,6 +20,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/internal/peercred"
 )
 
 // BuildTags are the tags the daemon is built with.
@@ -250,7 +252,7 @@ func (d *Daemon) waitReady(timeout time.Duration) error {
 		default:
 		}
 		if c, err := net.DialTimeout("unix", d.Socket, 200*time.Millisecond); err == nil {
-			pid := peerPID(c)
+			pid := peercred.ListenerPID(c)
 			c.Close()
 			if pid == d.cmd.Process.Pid {
 				return nil
@@ -259,26 +261,6 @@ func (d *Daemon) waitReady(timeout time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("socket %s not answered by process %d after %s", d.Socket, d.cmd.Process.Pid, timeout)
-}
-
-// peerPID is the pid of the process listening at the other end of a unix
-// socket connection, or 0.
-func peerPID(c net.Conn) int {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return 0
-	}
-	raw, err := uc.SyscallConn()
-	if err != nil {
-		return 0
-	}
-	pid := 0
-	_ = raw.Control(func(fd uintptr) {
-		if cred, err := syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED); err == nil {
-			pid = int(cred.Pid)
-		}
-	})
-	return pid
 }
 
 // Running reports whether the process is alive.
