@@ -4,10 +4,8 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/containerd/nri/pkg/api"
-	"github.com/containerd/nri/pkg/stub"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -100,18 +98,7 @@ func BenchmarkLifecycleHooks(b *testing.B) {
 	b.Run("one-plugin", func(b *testing.B) {
 		r := startedRuntime(b)
 		p := &recorder{ready: make(chan struct{})}
-		s, err := stub.New(p, stub.WithPluginName("bench"), stub.WithPluginIdx("10"), stub.WithSocketPath(r.socket))
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- s.Run(ctx) }()
-		b.Cleanup(func() { cancel(); <-done })
-		<-p.ready
-		for !r.Active() {
-			time.Sleep(time.Millisecond)
-		}
+		connectPlugin(b, r, r.socket, "bench", p, p.ready)
 		b.ReportAllocs()
 		for b.Loop() {
 			lifecycle(b, r, sb, c, spec)

@@ -78,24 +78,7 @@ func (p *recorder) RemoveContainer(_ context.Context, _ *api.PodSandbox, c *api.
 func TestContainerEventsOnceAndInOrder(t *testing.T) {
 	r := startedRuntime(t)
 	p := &recorder{ready: make(chan struct{})}
-	s, err := stub.New(p, stub.WithPluginName("rec"), stub.WithPluginIdx("10"), stub.WithSocketPath(r.socket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-p.ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("plugin not synchronised")
-	}
-	for deadline := time.Now().Add(5 * time.Second); !r.Active(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the runtime never counted the plugin")
-		}
-	}
+	connectPlugin(t, r, r.socket, "rec", p, p.ready)
 
 	sb := &store.Sandbox{ID: "pod", Config: &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "p"}}}
 	ctr := func(name string) *store.Container {
@@ -158,17 +141,7 @@ func TestSeccompAdjustmentFollowsValidatorConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := &seccompPlugin{ready: make(chan struct{})}
-		s, err := stub.New(p, stub.WithPluginName("seccomp"), stub.WithPluginIdx("10"), stub.WithSocketPath(cfg.SocketPath))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- s.Run(ctx) }()
-		<-p.ready
-		for !r.Active() {
-			time.Sleep(10 * time.Millisecond)
-		}
+		stop := connectPlugin(t, r, cfg.SocketPath, "seccomp", p, p.ready)
 
 		sb := &store.Sandbox{ID: "pod", Config: &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "p"}}}
 		c := &store.Container{ID: "c", SandboxID: "pod", Config: &runtimeapi.ContainerConfig{
@@ -187,8 +160,33 @@ func TestSeccompAdjustmentFollowsValidatorConfig(t *testing.T) {
 		case !reject && spec.Linux.Seccomp.DefaultAction != rspec.ActAllow:
 			t.Errorf("seccomp default action = %s, want the plugin's SCMP_ACT_ALLOW", spec.Linux.Seccomp.DefaultAction)
 		}
-		cancel()
-		<-done
+		stop()
 		r.Stop()
 	}
+}
+
+// connectPlugin runs p as a stub plugin on socket and waits until r
+// counts it. The plugin runs until stop is called or the test ends.
+func connectPlugin(tb testing.TB, r *Runtime, socket, name string, p any, ready <-chan struct{}) (stop func()) {
+	tb.Helper()
+	s, err := stub.New(p, stub.WithPluginName(name), stub.WithPluginIdx("10"), stub.WithSocketPath(socket))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	stop = sync.OnceFunc(func() { cancel(); <-done })
+	tb.Cleanup(stop)
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		tb.Fatal("plugin not synchronised")
+	}
+	for deadline := time.Now().Add(5 * time.Second); !r.Active(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatal("the runtime never counted the plugin")
+		}
+	}
+	return stop
 }

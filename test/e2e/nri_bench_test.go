@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/containerd/nri/pkg/api"
-	"github.com/containerd/nri/pkg/stub"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/test/framework"
@@ -90,19 +89,7 @@ func BenchmarkNRILifecycle(b *testing.B) {
 
 func startNopPlugin(b *testing.B, d *framework.Daemon) {
 	p := &nopPlugin{ready: make(chan struct{})}
-	s, err := stub.New(p, stub.WithPluginName("bench"), stub.WithPluginIdx("10"), stub.WithSocketPath(d.NRISocket))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	b.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-p.ready:
-	case err := <-done:
-		b.Fatalf("plugin stopped: %v", err)
-	}
+	startPlugin(b, d.NRISocket, "bench", p, p.ready)
 }
 
 // lifecycleOnce runs a host-network pod with one container through its

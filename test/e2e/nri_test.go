@@ -98,11 +98,11 @@ func (p *injector) eventsOf(name string) []string {
 // nriMemoryLimit is the memory limit the injector gives every container.
 const nriMemoryLimit = 200 << 20
 
-// startPlugin connects p to the daemon's NRI socket and waits until it is
-// synchronised.
-func startPlugin(t *testing.T, d *framework.Daemon, p *injector) stub.Stub {
+// startPlugin connects p, a stub plugin, to the daemon's NRI socket and
+// waits until it is synchronised (ready closed).
+func startPlugin(t testing.TB, socket, name string, p any, ready <-chan struct{}) stub.Stub {
 	t.Helper()
-	s, err := stub.New(p, stub.WithPluginName("e2e-injector"), stub.WithPluginIdx("10"), stub.WithSocketPath(d.NRISocket))
+	s, err := stub.New(p, stub.WithPluginName(name), stub.WithPluginIdx("10"), stub.WithSocketPath(socket))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func startPlugin(t *testing.T, d *framework.Daemon, p *injector) stub.Stub {
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	select {
-	case <-p.ready:
+	case <-ready:
 	case err := <-done:
 		t.Fatalf("NRI plugin stopped before it was synchronised: %v", err)
 	case <-time.After(15 * time.Second):
@@ -129,7 +129,7 @@ func startPlugin(t *testing.T, d *framework.Daemon, p *injector) stub.Stub {
 func TestNRIPluginInjectsEnvAndAnnotation(t *testing.T) {
 	d := containerDaemon(t)
 	p := &injector{ready: make(chan struct{})}
-	s := startPlugin(t, d, p)
+	s := startPlugin(t, d.NRISocket, "e2e-injector", p, p.ready)
 
 	podID, pc := pod(t, d, "nri-inject")
 	id := run(t, d, podID, pc, ctrConfig("env", []string{"sh", "-c", `echo "NRI_INJECTED=$NRI_INJECTED"; sleep 300`}))
@@ -295,19 +295,7 @@ func TestNRIPodEventsCarryMetadata(t *testing.T) {
 	requireRoot(t)
 	d := framework.NewDaemon(t, framework.Options{})
 	p := &podRecorder{ready: make(chan struct{})}
-	s, err := stub.New(p, stub.WithPluginName("pods"), stub.WithPluginIdx("10"), stub.WithSocketPath(d.NRISocket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-p.ready:
-	case <-time.After(15 * time.Second):
-		t.Fatal("NRI plugin not synchronised within 15s")
-	}
+	startPlugin(t, d.NRISocket, "pods", p, p.ready)
 
 	parent := fmt.Sprintf("/crio-e2e-nri-%d/pod", subnetSeq.Add(1))
 	cfg := podConfig("nri-pod", func(c *runtimeapi.PodSandboxConfig) {
