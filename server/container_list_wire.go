@@ -25,9 +25,10 @@ const (
 	containerStateField = 6 // Container.state
 )
 
-// wireContainers builds the encoded containers field of a
-// ListContainersResponse for cs, in order, each with its current state.
-func wireContainers(cs []listed) ([]byte, error) {
+// wireContainers encodes the containers field of a ListContainersResponse
+// for cs, in order, each with its current state, appending to the buffer
+// alloc returns for the size it needs.
+func wireContainers(cs []listed, alloc func(size int) []byte) ([]byte, error) {
 	statics := make([][]byte, len(cs))
 	size := 0
 	for i, l := range cs {
@@ -38,7 +39,7 @@ func wireContainers(cs []listed) ([]byte, error) {
 		statics[i] = static
 		size += len(static) + 2*binary.MaxVarintLen64 + 2
 	}
-	out := make([]byte, 0, size)
+	out := alloc(size)[:0]
 	for i, l := range cs {
 		n := len(statics[i])
 		if l.state != 0 { // proto3 leaves zero values out

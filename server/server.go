@@ -116,9 +116,9 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Register adds the CRI services to g.
+// Register adds the CRI services to g, which should use Codec.
 func (s *Server) Register(g *grpc.Server) {
-	runtimeapi.RegisterRuntimeServiceServer(g, s)
+	g.RegisterService(runtimeServiceDesc(), s)
 	runtimeapi.RegisterImageServiceServer(g, s)
 }
 

@@ -159,6 +159,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	g := grpc.NewServer(
+		grpc.ForceServerCodecV2(server.Codec()),
 		grpc.MaxRecvMsgSize(cfg.API.GRPCMaxRecvMsgSize),
 		grpc.MaxSendMsgSize(cfg.API.GRPCMaxSendMsgSize),
 		grpc.ChainUnaryInterceptor(server.UnaryInterceptor(log, m)),
