@@ -44,9 +44,11 @@ func (s *Server) startStatsCollector(period time.Duration) *statsCollector {
 // collect samples every container; removed ones drop out.
 func (c *statsCollector) collect(s *Server) {
 	all := s.containers.Containers.List()
+	samples := make([]*runtimeapi.ContainerStats, len(all))
+	forEachSample(len(all), func(i int) { samples[i] = s.sampleContainer(all[i]) })
 	fresh := make(map[string]*runtimeapi.ContainerStats, len(all))
-	for _, ctr := range all {
-		fresh[ctr.ID] = s.sampleContainer(ctr)
+	for i, ctr := range all {
+		fresh[ctr.ID] = samples[i]
 	}
 	c.mu.Lock()
 	c.stats = fresh
