@@ -40,19 +40,33 @@ func podConfig(prefix string, i int) *runtimeapi.PodSandboxConfig {
 		Metadata: &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "bench", Uid: fmt.Sprintf("uid-%s-%d-%d", prefix, i, time.Now().UnixNano())},
 		Hostname: name,
 		Labels:   map[string]string{"bench": prefix},
-		Linux:    &runtimeapi.LinuxPodSandboxConfig{},
+		Linux:    &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: kubeletNamespaces()}},
 	}
 }
 
+// kubeletNamespaces are the namespace options the kubelet sends for a pod
+// without hostNetwork, hostPID or shareProcessNamespace. The proto's
+// default (all zero) is a PID namespace shared by the pod, which takes an
+// infra process in crio and is not what most pods ask for.
+func kubeletNamespaces() *runtimeapi.NamespaceOption {
+	return &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_CONTAINER, Ipc: runtimeapi.NamespaceMode_POD}
+}
+
+// idleCommand is what the benchmark's containers (and the floor's) run.
+// It is PID 1 of its own PID namespace, where the kernel drops a SIGTERM
+// that has no handler: a bare sleep would sit out StopContainer's whole
+// timeout.
+var idleCommand = []string{"sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"}
+
 func containerConfig(name string, cmd ...string) *runtimeapi.ContainerConfig {
 	if len(cmd) == 0 {
-		cmd = []string{"sleep", "3600"}
+		cmd = idleCommand
 	}
 	return &runtimeapi.ContainerConfig{
 		Metadata: &runtimeapi.ContainerMetadata{Name: name},
 		Image:    &runtimeapi.ImageSpec{Image: busybox},
 		Command:  cmd,
-		Linux:    &runtimeapi.LinuxContainerConfig{},
+		Linux:    &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: kubeletNamespaces()}},
 	}
 }
 
@@ -119,6 +133,13 @@ func lifecycle(ctx context.Context, d *daemon, prefix string, i int, s *samples)
 		}},
 	}
 	for _, st := range steps {
+		if st.op == "StopContainer" {
+			// Untimed: give the shell time to install its SIGTERM trap
+			// (see idleCommand), as a pod's container has long before
+			// the kubelet stops it; stopping it within a millisecond of
+			// its start races the trap and waits out the timeout.
+			time.Sleep(100 * time.Millisecond)
+		}
 		if err := timed(st.op, st.f); err != nil {
 			return err
 		}

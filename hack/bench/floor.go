@@ -199,7 +199,7 @@ func (f *floor) run(ctx context.Context, i int, s *samples) (retErr error) {
 	spec := f.spec
 	proc := spec["process"].(map[string]any)
 	proc["terminal"] = false
-	proc["args"] = []string{"sleep", "3600"}
+	proc["args"] = idleCommand
 	spec["root"] = map[string]any{"path": merged, "readonly": false}
 	linux := spec["linux"].(map[string]any)
 	var nss []any

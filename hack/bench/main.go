@@ -313,7 +313,7 @@ func run(o *options) (retErr error) {
 	add(sec, "daemon PSS", "MiB", fc.daemon.pss/1024, fk.daemon.pss/1024, nil, "")
 	add(sec, "monitor RSS per pod", "MiB", fc.monitor.rss/1024/pods, fk.monitor.rss/1024/pods, nil, "conmon (crio), containerd-shim-runc-v2 (containerd)")
 	add(sec, "monitor PSS per pod", "MiB", fc.monitor.pss/1024/pods, fk.monitor.pss/1024/pods, nil, "")
-	add(sec, "infra RSS per pod", "MiB", fc.infra.rss/1024/pods, fk.infra.rss/1024/pods, nil, "crio pause (crio), /pause container (containerd)")
+	add(sec, "infra RSS per pod", "MiB", fc.infra.rss/1024/pods, fk.infra.rss/1024/pods, nil, "crio-pause (crio; only pods sharing a PID namespace have one), /pause container (containerd)")
 	add(sec, "infra PSS per pod", "MiB", fc.infra.pss/1024/pods, fk.infra.pss/1024/pods, nil, "")
 	add(sec, "daemon + monitors PSS", "MiB", (fc.daemon.pss+fc.monitor.pss)/1024, (fk.daemon.pss+fk.monitor.pss)/1024, nil, "")
 	add(sec, "daemon + monitors + infra PSS", "MiB", (fc.daemon.pss+fc.monitor.pss+fc.infra.pss)/1024, (fk.daemon.pss+fk.monitor.pss+fk.infra.pss)/1024, nil, "")
@@ -386,7 +386,7 @@ func moreContainers(ctx context.Context, d *daemon, pods []string, n int) error 
 			return err
 		}
 		md := st.Status.Metadata
-		pc := &runtimeapi.PodSandboxConfig{Metadata: md, Labels: st.Status.Labels, Linux: &runtimeapi.LinuxPodSandboxConfig{}}
+		pc := &runtimeapi.PodSandboxConfig{Metadata: md, Labels: st.Status.Labels, Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: kubeletNamespaces()}}}
 		for j := 0; j < n; j++ {
 			if _, err := d.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: p, Config: containerConfig(fmt.Sprintf("idle%d", j)), SandboxConfig: pc}); err != nil {
 				return fmt.Errorf("%s: creating container: %w", d.name, err)
