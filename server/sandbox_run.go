@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/sandbox"
+	"github.com/crio/crio/internal/stages"
 	"github.com/crio/crio/internal/store"
 )
 
@@ -174,24 +174,18 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	log := s.log.With("sandbox", p.id, "pod", p.name)
 	start := time.Now()
 	var undo sandbox.Undo
-	// stage names the step in progress, for the error and for the
-	// per-step timings logged at the end.
-	stage, stageStart := "validate", start
-	var timings []string
-	setStage := func(name string) {
-		now := time.Now()
-		timings = append(timings, stage+"="+now.Sub(stageStart).Round(10*time.Microsecond).String())
-		stage, stageStart = name, now
-	}
+	// The step in progress names the error; the steps' times are logged
+	// at the end.
+	st := stages.Start("validate")
 	defer func() {
 		if retErr == nil {
 			return
 		}
-		log.Warn("RunPodSandbox failed; rolling back", "stage", stage, "error", retErr)
+		log.Warn("RunPodSandbox failed; rolling back", "stage", st.Step(), "error", retErr)
 		if err := undo.Run(ctx, log); err != nil {
 			log.Error("rollback incomplete", "error", err)
 		}
-		retErr = sandboxError("RunPodSandbox "+p.name+" (at "+stage+")", retErr)
+		retErr = sandboxError("RunPodSandbox "+p.name+" (at "+st.Step()+")", retErr)
 	}()
 	undo.Add("release name", func(context.Context) error {
 		s.sandboxes.Names.Release(p.name, p.id)
@@ -206,7 +200,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		CreatedAt: start,
 	}
 
-	setStage("state dir")
+	st.Next("state dir")
 	if err := os.MkdirAll(s.sandboxRoot, 0o711); err != nil {
 		return err
 	}
@@ -216,7 +210,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	undo.Add("remove state dir", func(context.Context) error { return os.RemoveAll(sb.Dir) })
 
 	if dir := sb.LogDirectory; dir != "" {
-		setStage("log dir")
+		st.Next("log dir")
 		if _, err := os.Stat(dir); os.IsNotExist(err) {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return fmt.Errorf("creating log directory: %w", err)
@@ -225,7 +219,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		}
 	}
 
-	setStage("cgroup")
+	st.Next("cgroup")
 	// What is about to be made is recorded first: a crash inside Create
 	// must not leave a cgroup nothing records.
 	planned, err := cgroups.Missing(p.cgroupPath)
@@ -248,7 +242,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	}
 	failpoint.Hit(failpoint.SandboxAfterCgroup)
 
-	setStage("namespaces")
+	st.Next("namespaces")
 	pins, err := sandbox.Pin(sandbox.PinOptions{
 		Dir: cfg.Runtime.NamespacesDir, ID: p.id,
 		Net: !p.hostNet, IPC: !p.hostIPC, UTS: !p.hostNet,
@@ -267,7 +261,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	}
 	failpoint.Hit(failpoint.SandboxAfterNetnsPin)
 	if sb.InfraPID != 0 {
-		setStage("infra process")
+		st.Next("infra process")
 		if err := cgroups.AddProcess(p.cgroupPath, sb.InfraPID); err != nil {
 			return err
 		}
@@ -278,7 +272,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 
 	// CNI ADD runs while the files are written; its result is awaited
 	// below.
-	setStage("network")
+	st.Next("network")
 	netDone := make(chan error, 1)
 	var att *network.Attachment
 	if !p.hostNet {
@@ -329,7 +323,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		}
 	}()
 
-	setStage("files")
+	st.Next("files")
 	sb.HostnamePath = filepath.Join(sb.Dir, "hostname")
 	if err := sandbox.WriteHostname(sb.HostnamePath, p.hostname); err != nil {
 		return err
@@ -347,7 +341,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	if err != nil {
 		return err
 	}
-	setStage("shm")
+	st.Next("shm")
 	if p.hostIPC {
 		sb.ShmPath = "/dev/shm"
 	} else {
@@ -358,7 +352,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		undo.Add("unmount shm", func(context.Context) error { return sandbox.UnmountShm(sb.ShmPath) })
 	}
 
-	setStage("network wait")
+	st.Next("network wait")
 	err = <-netDone
 	netWaited = true
 	if err != nil {
@@ -382,7 +376,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	// container in it; a plugin's error fails the RPC and rolls back. The
 	// sync block, held until the sandbox is published, keeps a plugin
 	// registering meanwhile from missing it.
-	setStage("nri")
+	st.Next("nri")
 	unblock := s.nri.BlockSync()
 	defer unblock()
 	if s.nri.Active() {
@@ -399,7 +393,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		return err
 	}
 
-	setStage("state file")
+	st.Next("state file")
 	sb.SetState(runtimeapi.PodSandboxState_SANDBOX_READY)
 	if err := sb.Save(); err != nil {
 		return err
@@ -417,8 +411,8 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	unblock()
 	s.publishSandboxEvent(sb, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
 	s.publishSandboxEvent(sb, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT)
-	setStage("done")
-	log.Info("pod sandbox ready", "ips", sb.IPs, "infra_pid", sb.InfraPID, "duration", time.Since(start), "stages", strings.Join(timings, ","))
+	st.Next("done")
+	log.Info("pod sandbox ready", "ips", sb.IPs, "infra_pid", sb.InfraPID, "duration", st.Elapsed(), "stages", st.String())
 	return nil
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/oci"
 	"github.com/crio/crio/internal/spec"
+	"github.com/crio/crio/internal/stages"
 	"github.com/crio/crio/internal/store"
 )
 
@@ -195,6 +196,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if cfg.Image == nil || cfg.Image.Image == "" {
 		return "", fmt.Errorf("%w: config.image.image is required", ErrInvalid)
 	}
+	st := stages.Start("validate")
 	sb, err := m.sandboxes(sandboxID)
 	if err != nil {
 		return "", fmt.Errorf("pod sandbox %s: %w", sandboxID, err)
@@ -225,6 +227,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		}
 	}()
 
+	st.Next("image")
 	img, err := m.images.Status(cfg.Image.Image, true)
 	if err != nil {
 		if errors.Is(err, image.ErrNotFound) {
@@ -260,11 +263,13 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			UIDMap: idtoolsMappings(userNS.UIDs), GIDMap: idtoolsMappings(userNS.GIDs),
 		}}
 	}
+	st.Next("storage")
 	if _, err := m.store.CreateContainer(id, nil, img.ID, "", storageMetadata, storageOpts); err != nil {
 		return "", fmt.Errorf("creating the container's storage: %w", err)
 	}
 	undo = append(undo, func() { m.deleteStorage(id) })
 	failpoint.Hit(failpoint.ContainerAfterStorage)
+	st.Next("mount")
 	rootfs, err := m.store.Mount(id, "")
 	if err != nil {
 		return "", fmt.Errorf("mounting the container's rootfs: %w", err)
@@ -286,6 +291,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		return "", err
 	}
 
+	st.Next("spec")
 	live := m.cfg.Get()
 	targetPID := 0
 	if t := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetTargetId(); t != "" {
@@ -372,6 +378,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	// NRI plugins see the container before it exists anywhere a List
 	// could find it, and may adjust its spec. The sync block keeps a
 	// plugin registering meanwhile from missing it.
+	st.Next("nri")
 	unblock := m.nri.BlockSync()
 	defer unblock()
 	if m.nri.Active() {
@@ -385,6 +392,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		undo = append(undo, func() { m.nri.RemoveContainer(context.WithoutCancel(ctx), sb, c) })
 		c.Runtime.CgroupPath = res.Spec.Linux.CgroupsPath
 	}
+	st.Next("bundle")
 	if err := checkCommand(rootfs, res.Spec.Process.Args[0], res.Spec.Process.Env); err != nil {
 		return "", err
 	}
@@ -402,6 +410,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if err := store.WriteJSON(filepath.Join(dir, createFile), createRecord{Handler: h.Name}); err != nil {
 		return "", err
 	}
+	st.Next("runtime create")
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	if err := m.rt.Create(cctx, &c.Runtime); err != nil {
@@ -416,6 +425,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		m.rt.Delete(ctx, &c.Runtime)
 	})
 	failpoint.Hit(failpoint.ContainerAfterRuntimeCreate)
+	st.Next("state file")
 	if err := c.Save(); err != nil {
 		return "", err
 	}
@@ -423,7 +433,8 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	m.Containers.Add(id, c)
 	m.Containers.Names.Finish(name, id)
 	unblock()
-	m.log.Info("created container", "id", id, "name", name, "sandbox", sb.ID)
+	st.Next("done")
+	m.log.Info("created container", "id", id, "name", name, "sandbox", sb.ID, "duration", st.Elapsed(), "stages", st.String())
 	m.event(c, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
 	m.nri.PostCreateContainer(ctx, sb, c)
 	return id, nil
