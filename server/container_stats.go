@@ -62,7 +62,8 @@ func (s *Server) ContainerStats(_ context.Context, req *runtimeapi.ContainerStat
 	if err != nil {
 		return nil, containerError("container stats", err)
 	}
-	return &runtimeapi.ContainerStatsResponse{Stats: s.containerStats(c)}, nil
+	// One container: its writable layer is walked now.
+	return &runtimeapi.ContainerStatsResponse{Stats: s.containerStats(c, 0)}, nil
 }
 
 // ListContainerStats samples every container the filter selects (ID or
@@ -87,7 +88,7 @@ func (s *Server) StreamContainerStats(req *runtimeapi.StreamContainerStatsReques
 func (s *Server) listContainerStats(f *runtimeapi.ContainerStatsFilter) []*runtimeapi.ContainerStats {
 	all := s.selectContainers(f.GetId(), f.GetPodSandboxId(), f.GetLabelSelector())
 	out := make([]*runtimeapi.ContainerStats, len(all))
-	forEachSample(len(all), func(i int) { out[i] = s.containerStats(all[i]) })
+	forEachSample(len(all), func(i int) { out[i] = s.containerStats(all[i], layerWalkMaxAge) })
 	return out
 }
 
@@ -109,20 +110,21 @@ func forEachSample(n int, f func(i int)) {
 }
 
 // containerStats is the container's latest sample: from the background
-// collector when one runs and has sampled it, else read now.
-func (s *Server) containerStats(c *store.Container) *runtimeapi.ContainerStats {
+// collector when one runs and has sampled it, else read now, with a walk
+// of its writable layer no older than layerAge (see layerWalks).
+func (s *Server) containerStats(c *store.Container, layerAge time.Duration) *runtimeapi.ContainerStats {
 	if s.collector != nil {
 		if st, ok := s.collector.get(c.ID); ok {
 			return st
 		}
 	}
-	return s.sampleContainer(c)
+	return s.sampleContainer(c, layerAge)
 }
 
 // sampleContainer reads the container's cgroup. A container that has not
 // started or has exited still gets an entry with its attributes and a
 // timestamp (zero usage), as the kubelet expects one per container.
-func (s *Server) sampleContainer(c *store.Container) *runtimeapi.ContainerStats {
+func (s *Server) sampleContainer(c *store.Container, layerAge time.Duration) *runtimeapi.ContainerStats {
 	st := &runtimeapi.ContainerStats{
 		Attributes: &runtimeapi.ContainerAttributes{
 			Id:          c.ID,
@@ -149,7 +151,7 @@ func (s *Server) sampleContainer(c *store.Container) *runtimeapi.ContainerStats 
 		st.Cpu.UsageNanoCores = &runtimeapi.UInt64Value{Value: rate}
 	}
 	st.Memory = memoryUsage(sample)
-	if w, ok := writableLayer(c); ok {
+	if w, ok := s.layers.get(c, layerAge); ok {
 		st.WritableLayer = &runtimeapi.FilesystemUsage{
 			Timestamp:  ts,
 			FsId:       &runtimeapi.FilesystemIdentifier{Mountpoint: w.upper},

@@ -205,7 +205,7 @@ func (s *Server) containerMetrics(c *store.Container, inc func(string) bool) []*
 // diskMetrics reports the container's writable layer: the bytes it holds
 // and the filesystem it lives on.
 func (s *Server) diskMetrics(mb *metricBuilder, c *store.Container) {
-	w, ok := writableLayer(c)
+	w, ok := s.layers.get(c, layerWalkMaxAge)
 	if !ok {
 		return
 	}

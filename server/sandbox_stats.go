@@ -81,7 +81,7 @@ func (s *Server) podStats(sb *store.Sandbox) *runtimeapi.PodSandboxStats {
 	}
 	if s.containers != nil {
 		for _, c := range s.containers.Containers.OfSandbox(sb.ID) {
-			linux.Containers = append(linux.Containers, s.containerStats(c))
+			linux.Containers = append(linux.Containers, s.containerStats(c, layerWalkMaxAge))
 		}
 	}
 	return st

@@ -43,6 +43,8 @@ type Server struct {
 	events *events.Broadcaster
 	// cpu holds the previous CPU sample per container for usage rates.
 	cpu cpuSamples
+	// layers remembers writable-layer walks for the stats RPCs.
+	layers layerWalks
 	// collector samples container stats in the background; nil when
 	// stats_collection_period is 0 (sampled on demand).
 	collector *statsCollector

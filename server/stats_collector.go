@@ -45,7 +45,7 @@ func (s *Server) startStatsCollector(period time.Duration) *statsCollector {
 func (c *statsCollector) collect(s *Server) {
 	all := s.containers.Containers.List()
 	samples := make([]*runtimeapi.ContainerStats, len(all))
-	forEachSample(len(all), func(i int) { samples[i] = s.sampleContainer(all[i]) })
+	forEachSample(len(all), func(i int) { samples[i] = s.sampleContainer(all[i], layerWalkMaxAge) })
 	fresh := make(map[string]*runtimeapi.ContainerStats, len(all))
 	for i, ctr := range all {
 		fresh[ctr.ID] = samples[i]
