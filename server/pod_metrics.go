@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/blockdev"
 	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
@@ -183,7 +183,7 @@ func (s *Server) containerMetrics(c *store.Container, inc func(string) bool) []*
 		// A container that did no block I/O has no devices, hence no
 		// values: cAdvisor leaves these out too.
 		for _, io := range cgroups.ReadIO(c.Runtime.CgroupPath) {
-			dev := fmt.Sprintf("%d:%d", io.Major, io.Minor)
+			dev := blockdev.Name(uint32(io.Major), uint32(io.Minor))
 			maj, min := strconv.FormatUint(io.Major, 10), strconv.FormatUint(io.Minor, 10)
 			mb.add("container_blkio_device_usage_total", io.ReadBytes, dev, maj, min, "Read")
 			mb.add("container_blkio_device_usage_total", io.WriteBytes, dev, maj, min, "Write")
@@ -209,10 +209,17 @@ func (s *Server) diskMetrics(mb *metricBuilder, c *store.Container) {
 	if !ok {
 		return
 	}
-	mb.add("container_fs_usage_bytes", w.usedBytes, w.upper)
-	mb.add("container_fs_limit_bytes", w.fs.Blocks*uint64(w.fs.Bsize), w.upper)
-	mb.add("container_fs_inodes_total", w.fs.Files, w.upper)
-	mb.add("container_fs_inodes_free", w.fs.Ffree, w.upper)
+	// The device label names the file system's block device, as
+	// cAdvisor's does, so that a dashboard can join these with the I/O
+	// metrics below.
+	dev, err := blockdev.OfPath(w.upper)
+	if err != nil {
+		dev = w.upper
+	}
+	mb.add("container_fs_usage_bytes", w.usedBytes, dev)
+	mb.add("container_fs_limit_bytes", w.fs.Blocks*uint64(w.fs.Bsize), dev)
+	mb.add("container_fs_inodes_total", w.fs.Files, dev)
+	mb.add("container_fs_inodes_free", w.fs.Ffree, dev)
 }
 
 // layerUsage is what a container's writable (overlay upper) layer holds.

@@ -9,6 +9,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/blockdev"
 	"github.com/crio/crio/test/framework"
 )
 
@@ -61,6 +62,19 @@ func TestPodSandboxMetricsMatchTheirDescriptors(t *testing.T) {
 	}
 	check(pm.Metrics)
 	check(pm.ContainerMetrics[0].Metrics)
+	// The file system metrics name the device as cAdvisor does
+	// ("/dev/vda"), not by a path of the container's.
+	wantDev, err := blockdev.OfPath(d.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range pm.ContainerMetrics[0].Metrics {
+		if m.Name == "container_fs_usage_bytes" {
+			if dev := m.LabelValues[len(m.LabelValues)-1]; dev != wantDev {
+				t.Errorf("container_fs_usage_bytes device = %q, want %q (the storage root's)", dev, wantDev)
+			}
+		}
+	}
 	// Block I/O metrics have values only for devices the container used.
 	optional := map[string]bool{"container_blkio_device_usage_total": true, "container_fs_reads_bytes_total": true,
 		"container_fs_reads_total": true, "container_fs_writes_bytes_total": true, "container_fs_writes_total": true}
