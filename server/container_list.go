@@ -18,19 +18,7 @@ import (
 // match), newest first. The entries are pre-encoded: see
 // container_list_wire.go.
 func (s *Server) ListContainers(_ context.Context, req *runtimeapi.ListContainersRequest) (*runtimeapi.ListContainersResponse, error) {
-	if err := s.containersServed(); err != nil {
-		return nil, err
-	}
-	cs := s.listed(req.GetFilter())
-	resp := &runtimeapi.ListContainersResponse{}
-	wire, err := wireContainers(cs, func(size int) []byte { return make([]byte, size) })
-	if err != nil {
-		s.log.Warn("listing containers without the encoding cache", "error", err)
-		resp.Containers = entries(cs)
-		return resp, nil
-	}
-	resp.ProtoReflect().SetUnknown(wire)
-	return resp, nil
+	return s.listContainers(req, func(size int) []byte { return make([]byte, size) })
 }
 
 // listContainersEncoded is ListContainers as the gRPC service answers it
@@ -38,27 +26,39 @@ func (s *Server) ListContainers(_ context.Context, req *runtimeapi.ListContainer
 // sent from there, so a list of 500 containers neither copies its 150 KB
 // again nor leaves them to the garbage collector.
 func (s *Server) listContainersEncoded(req *runtimeapi.ListContainersRequest) (any, error) {
-	if err := s.containersServed(); err != nil {
-		return nil, err
-	}
-	cs := s.listed(req.GetFilter())
 	pool := mem.DefaultBufferPool()
 	var buf *[]byte
-	wire, err := wireContainers(cs, func(size int) []byte {
+	resp, err := s.listContainers(req, func(size int) []byte {
 		buf = pool.Get(size)
 		return *buf
 	})
 	if err != nil {
-		if buf != nil {
-			pool.Put(buf)
-		}
-		s.log.Warn("listing containers without the encoding cache", "error", err)
-		return &runtimeapi.ListContainersResponse{Containers: entries(cs)}, nil
+		return nil, err
 	}
-	*buf = wire
-	resp := &runtimeapi.ListContainersResponse{}
-	resp.ProtoReflect().SetUnknown(wire)
+	if buf == nil { // answered without the encoding cache
+		return resp, nil
+	}
+	*buf = resp.ProtoReflect().GetUnknown()
 	return &encodedList{ListContainersResponse: resp, buf: buf}, nil
+}
+
+// listContainers answers with the pre-encoded entries as the response's
+// unknown fields, built in the buffer alloc returns for the size they
+// need.
+func (s *Server) listContainers(req *runtimeapi.ListContainersRequest, alloc func(size int) []byte) (*runtimeapi.ListContainersResponse, error) {
+	if err := s.containersServed(); err != nil {
+		return nil, err
+	}
+	cs := s.listed(req.GetFilter())
+	resp := &runtimeapi.ListContainersResponse{}
+	wire, err := wireContainers(cs, alloc)
+	if err != nil {
+		s.log.Warn("listing containers without the encoding cache", "error", err)
+		resp.Containers = entries(cs)
+		return resp, nil
+	}
+	resp.ProtoReflect().SetUnknown(wire)
+	return resp, nil
 }
 
 // StreamContainers is ListContainers in chunks, for nodes whose list

@@ -27,7 +27,8 @@ const (
 
 // wireContainers encodes the containers field of a ListContainersResponse
 // for cs, in order, each with its current state, appending to the buffer
-// alloc returns for the size it needs.
+// alloc returns for the size it needs. alloc is called only once every
+// entry is encoded: after an error it has not been called.
 func wireContainers(cs []listed, alloc func(size int) []byte) ([]byte, error) {
 	statics := make([][]byte, len(cs))
 	size := 0
