@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/test/framework"
 )
 
 // daemon is one CRI runtime under measurement: a process started by the
@@ -68,38 +70,15 @@ func startCrio(ctx context.Context, o *options, dir, registriesConf string) (*da
 		d.pprofSock = filepath.Join(dir, "metrics.sock")
 		metrics = fmt.Sprintf("[crio.metrics]\nenable_metrics = true\nenable_profile = true\nmetrics_socket = %q\n", d.pprofSock)
 	}
-	conf := fmt.Sprintf(`[crio]
-root = %[1]q
-runroot = %[2]q
-log_dir = %[3]q
-version_file = %[2]q
-version_file_persist = %[4]q
-clean_shutdown_file = %[5]q
-[crio.api]
-listen = %[6]q
-[crio.runtime]
-log_level = "warn"
-container_exits_dir = %[7]q
-container_attach_socket_dir = %[8]q
-namespaces_dir = %[9]q
-default_runtime = "runc"
+	conf := framework.IsolatedConfig(dir, "warn") + fmt.Sprintf(`
 [crio.runtime.runtimes.runc]
-runtime_path = %[10]q
-runtime_root = %[11]q
+runtime_path = %q
+runtime_root = %q
+
 [crio.image]
-registries_conf = %[12]q
-signature_policy = %[13]q
-[crio.network]
-network_dir = %[14]q
-plugin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
-[crio.nri]
-nri_listen = %[15]q
-%[16]s`,
-		filepath.Join(dir, "root"), filepath.Join(dir, "run"), filepath.Join(dir, "logs"),
-		filepath.Join(dir, "root", "version"), filepath.Join(dir, "root", "clean.shutdown"),
-		d.sock, filepath.Join(dir, "run", "exits"), filepath.Join(dir, "run"), filepath.Join(dir, "run", "ns"),
-		o.runc, filepath.Join(dir, "runc"), registriesConf, filepath.Join(o.repo, "contrib/containers/policy.json"),
-		filepath.Join(dir, "cni"), filepath.Join(dir, "nri.sock"), metrics)
+registries_conf = %q
+signature_policy = %q
+%s`, o.runc, filepath.Join(dir, "runc"), registriesConf, filepath.Join(o.repo, "contrib/containers/policy.json"), metrics)
 	cfg := filepath.Join(dir, "crio.conf")
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		return nil, err

@@ -108,6 +108,48 @@ type Options struct {
 	NoStart bool
 }
 
+// IsolatedConfig is the crio.conf of a daemon whose state, sockets,
+// CNI configuration and NRI plugins are all under dir, so that it shares
+// nothing with the host's daemons or with another such daemon: the socket
+// is dir/crio.sock, CNI configs go in dir/cni, pre-installed NRI plugins
+// in dir/nri-plugins (configs in dir/nri-conf.d). Tables it does not set
+// ([crio.runtime.runtimes.*], [crio.image], [crio.metrics], ...) may be
+// appended.
+func IsolatedConfig(dir, logLevel string) string {
+	return fmt.Sprintf(`[crio]
+root = %[1]q
+runroot = %[2]q
+log_dir = %[3]q
+version_file = %[4]q
+version_file_persist = %[5]q
+clean_shutdown_file = %[6]q
+
+[crio.api]
+listen = %[7]q
+
+[crio.runtime]
+log_level = %[15]q
+container_exits_dir = %[8]q
+container_attach_socket_dir = %[9]q
+namespaces_dir = %[10]q
+
+[crio.network]
+network_dir = %[11]q
+plugin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
+
+[crio.nri]
+nri_listen = %[12]q
+nri_plugin_dir = %[13]q
+nri_plugin_config_dir = %[14]q
+`,
+		filepath.Join(dir, "root"), filepath.Join(dir, "run"), filepath.Join(dir, "logs"),
+		filepath.Join(dir, "run", "version"), filepath.Join(dir, "root", "version"),
+		filepath.Join(dir, "root", "clean.shutdown"), filepath.Join(dir, "crio.sock"),
+		filepath.Join(dir, "run", "exits"), filepath.Join(dir, "run"), filepath.Join(dir, "run", "ns"),
+		filepath.Join(dir, "cni"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "nri-plugins"), filepath.Join(dir, "nri-conf.d"),
+		logLevel)
+}
+
 // NewDaemon prepares directories and config and starts the daemon.
 func NewDaemon(t testing.TB, o Options) *Daemon {
 	t.Helper()
@@ -138,37 +180,7 @@ func NewDaemon(t testing.TB, o Options) *Daemon {
 	if !o.NoCNI {
 		d.WriteCNIConfig("10-test.conflist", LoopbackOnlyConflist("crio-test"))
 	}
-	conf := fmt.Sprintf(`[crio]
-root = %[1]q
-runroot = %[2]q
-log_dir = %[3]q
-version_file = %[4]q
-version_file_persist = %[5]q
-clean_shutdown_file = %[6]q
-
-[crio.api]
-listen = %[7]q
-
-[crio.runtime]
-log_level = "debug"
-container_exits_dir = %[8]q
-container_attach_socket_dir = %[9]q
-namespaces_dir = %[10]q
-
-[crio.network]
-network_dir = %[11]q
-plugin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
-
-[crio.nri]
-nri_listen = %[12]q
-nri_plugin_dir = %[13]q
-nri_plugin_config_dir = %[14]q
-`,
-		filepath.Join(dir, "root"), filepath.Join(dir, "run"), filepath.Join(dir, "logs"),
-		filepath.Join(dir, "run", "version"), filepath.Join(dir, "root", "version"),
-		filepath.Join(dir, "root", "clean.shutdown"), d.Socket,
-		filepath.Join(dir, "run", "exits"), filepath.Join(dir, "run"), filepath.Join(dir, "run", "ns"),
-		d.CNIDir, d.NRISocket, d.NRIPluginDir, d.NRIConfigDir)
+	conf := IsolatedConfig(dir, "debug")
 	if err := os.WriteFile(d.Config, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
