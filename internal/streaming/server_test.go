@@ -3,15 +3,11 @@ package streaming
 import (
 	"bufio"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -30,6 +26,7 @@ import (
 
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/oci"
+	"github.com/crio/crio/internal/testcert"
 )
 
 func testAPI() config.APIConfig {
@@ -240,9 +237,9 @@ func TestPortForwardReachesPodLoopbackOnly(t *testing.T) {
 
 func TestTLSRequiresClientCertificate(t *testing.T) {
 	dir := t.TempDir()
-	ca, caKey := newCert(t, nil, nil, "test CA", true)
-	srv, srvKey := newCert(t, ca, caKey, "127.0.0.1", false)
-	cli, cliKey := newCert(t, ca, caKey, "client", false)
+	ca, caKey := testcert.New(t, nil, nil, "test CA", true)
+	srv, srvKey := testcert.New(t, ca, caKey, "127.0.0.1", false)
+	cli, cliKey := testcert.New(t, ca, caKey, "client", false)
 	write := func(name string, der []byte, typ string) string {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
@@ -289,37 +286,6 @@ func TestTLSRequiresClientCertificate(t *testing.T) {
 	if _, err := New(api, &Runtime{}, nil); err == nil {
 		t.Error("TLS with a missing key accepted")
 	}
-}
-
-func newCert(t *testing.T, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, cn string, isCA bool) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IsCA:        isCA, BasicConstraintsValid: true,
-	}
-	if ip := net.ParseIP(cn); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, key
 }
 
 func marshalKey(t *testing.T, k *ecdsa.PrivateKey) []byte {
