@@ -23,6 +23,7 @@ import (
 
 	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/procstat"
 )
 
 // Options configure a Runtime.
@@ -263,7 +264,7 @@ func (r *Runtime) Create(ctx context.Context, c *Container) error {
 		return err
 	}
 	c.PID = pid
-	c.PIDStartTime, err = processStartTime(pid)
+	c.PIDStartTime, err = procstat.StartTime(pid)
 	if err != nil {
 		return fmt.Errorf("container process %d: %w", pid, err)
 	}
@@ -385,7 +386,7 @@ func signalProcess(pid int, startTime uint64, sig syscall.Signal) error {
 		return fmt.Errorf("pidfd_open %d: %w", pid, err)
 	}
 	defer unix.Close(fd)
-	st, err := processStartTime(pid)
+	st, err := procstat.StartTime(pid)
 	if err != nil || (startTime != 0 && st != startTime) {
 		return errProcessGone
 	}

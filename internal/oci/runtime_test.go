@@ -20,6 +20,7 @@ import (
 
 	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
+	"github.com/crio/crio/internal/procstat"
 	"github.com/crio/crio/internal/spec"
 )
 
@@ -535,7 +536,7 @@ func BenchmarkLifecycle(b *testing.B) {
 			runc("kill", id, "TERM")
 			// Gone or a zombie (nobody here reaps runc's detached child).
 			for {
-				if _, err := processStartTime(pid); err != nil {
+				if _, err := procstat.StartTime(pid); err != nil {
 					break
 				}
 				time.Sleep(time.Millisecond)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crio/crio/internal/procstat"
 )
 
 // Exit reasons, as the kubelet expects them in ContainerStatus.reason.
@@ -114,7 +116,7 @@ func (r *Runtime) Alive(c *Container) bool {
 	if c.PID <= 0 {
 		return false
 	}
-	st, err := processStartTime(c.PID)
+	st, err := procstat.StartTime(c.PID)
 	if err != nil {
 		return false
 	}
@@ -145,29 +147,6 @@ func readPIDFile(p string) (int, error) {
 		return 0, err
 	}
 	return strconv.Atoi(strings.TrimSpace(string(b)))
-}
-
-// processStartTime reads field 22 of /proc/<pid>/stat (clock ticks since
-// boot), which together with the pid names one process for good.
-func processStartTime(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name may hold spaces and parentheses: skip past the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); start time is field 22.
-	if len(f) < 20 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	if f[0] == "Z" {
-		return 0, fmt.Errorf("process %d is a zombie", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
 }
 
 // Signal parses a stop signal name from an image ("SIGINT", "INT", "2").

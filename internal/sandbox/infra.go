@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crio/crio/internal/procstat"
 )
 
 // The infra process carries its namespaces dir and sandbox ID in its
@@ -59,7 +61,7 @@ func FindInfra(nsDir string) []InfraProcess {
 		if !dirOK || id == "" {
 			continue
 		}
-		st, err := ProcessStartTime(pid)
+		st, err := procstat.StartTime(pid)
 		if err != nil {
 			continue // gone or a zombie
 		}

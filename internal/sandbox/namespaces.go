@@ -7,12 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crio/crio/internal/procstat"
 )
 
 // PinOptions say which namespaces a pod gets and what is set in them.
@@ -147,7 +147,7 @@ func pinOnThread(o PinOptions) (p *Pinned, err error) {
 			return p, err
 		}
 		p.InfraPID = pid
-		p.InfraStartTime, _ = ProcessStartTime(pid)
+		p.InfraStartTime, _ = procstat.StartTime(pid)
 	}
 	return p, nil
 }
@@ -251,35 +251,11 @@ func KillInfra(pid int, startTime uint64) error {
 // InfraAlive reports whether pid runs and started at startTime (0 skips
 // the check).
 func InfraAlive(pid int, startTime uint64) bool {
-	st, err := ProcessStartTime(pid)
+	st, err := procstat.StartTime(pid)
 	if err != nil {
 		return false
 	}
 	return startTime == 0 || st == startTime
-}
-
-// ProcessStartTime reads a process's start time in clock ticks since boot
-// (field 22 of /proc/PID/stat).
-func ProcessStartTime(pid int) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may contain spaces: split after its ')'.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); field 22 is f[19].
-	if len(f) < 20 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	if f[0] == "Z" {
-		return 0, fmt.Errorf("process %d is a zombie", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
 }
 
 // pinNamespace bind-mounts the namespace file src onto a new file at path,

@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/internal/procstat"
 )
 
 // ValidateUserNS checks a pod's user namespace request and returns the
@@ -105,7 +107,7 @@ func pinWithUserNS(o PinOptions) (p *Pinned, err error) {
 	pid := cmd.Process.Pid
 	go func() { _ = cmd.Wait() }()
 	p.InfraPID = pid
-	p.InfraStartTime, _ = ProcessStartTime(pid)
+	p.InfraStartTime, _ = procstat.StartTime(pid)
 
 	pin := func(kind, dirName string, dst *string) error {
 		return pinNamespace(kind, fmt.Sprintf("/proc/%d/ns/%s", pid, kind), filepath.Join(o.Dir, dirName, o.ID), dst)
