@@ -199,13 +199,14 @@ func (r *Runtime) exec(ctx context.Context, c *Container, o execIO) (int32, erro
 	var (
 		killMu sync.Mutex
 		killed error
+		groups []int
 	)
 	kill := func(why error) {
 		killMu.Lock()
 		defer killMu.Unlock()
 		if killed == nil {
 			killed = why
-			killExec(pidFile, cmd.Process.Pid, done)
+			groups = killExec(pidFile, cmd.Process.Pid, done)
 		}
 	}
 	if o.timeout > 0 {
@@ -228,6 +229,10 @@ func (r *Runtime) exec(ctx context.Context, c *Container, o execIO) (int32, erro
 	killed = context.Canceled
 	killMu.Unlock()
 	if why != nil {
+		// SIGKILL is delivered asynchronously: runc may reap the command
+		// before a child it forked has run its exit. The caller is told
+		// the command was killed once nothing of it runs any more.
+		waitGroupsExited(groups, killWait)
 		return -1, why
 	}
 	var ee *exec.ExitError
@@ -260,48 +265,88 @@ func (r *Runtime) exec(ctx context.Context, c *Container, o execIO) (int32, erro
 // session leader, so its group is killed once the pid file names it.
 // While runc is still setting the process up there is no pid file yet;
 // killing runc's group but runc stops that.
-func killExec(pidFile string, runcPID int, done <-chan struct{}) {
+// It returns the process groups it signalled.
+func killExec(pidFile string, runcPID int, done <-chan struct{}) []int {
 	select {
 	case <-done:
 		// runc is reaped; its pid may be reused.
-		return
+		return nil
 	default:
 	}
 	// Twice: a process may fork while the first pass runs.
 	for range 2 {
-		killGroupBut(runcPID, runcPID)
+		for _, m := range groupMembers(runcPID) {
+			if m.pid != runcPID {
+				syscall.Kill(m.pid, syscall.SIGKILL)
+			}
+		}
 	}
+	groups := []int{runcPID}
 	for {
 		if pid, err := readPIDFile(pidFile); err == nil && pid > 0 {
 			select {
 			case <-done:
 				// runc reaped the command; its pid may be reused.
-				return
+				return groups
 			default:
 			}
 			if pid != runcPID {
 				syscall.Kill(-pid, syscall.SIGKILL)
 				syscall.Kill(pid, syscall.SIGKILL)
+				groups = append(groups, pid)
 			}
-			return
+			return groups
 		}
 		select {
 		case <-done:
-			return
+			return groups
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
 
-// killGroupBut SIGKILLs the members of process group pgid except pid.
-func killGroupBut(pgid, pid int) {
+// killWait bounds how long a killed exec waits for its processes to exit;
+// a process stuck in the kernel (D state on a dead mount) must not hold
+// the caller forever.
+const killWait = 2 * time.Second
+
+// waitGroupsExited returns once no member of the groups is alive (gone or
+// a zombie: a child reparented to a container init that never reaps stays
+// one), or after max.
+func waitGroupsExited(groups []int, max time.Duration) {
+	deadline := time.Now().Add(max)
+	for _, g := range groups {
+		for time.Now().Before(deadline) && anyAlive(groupMembers(g)) {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+}
+
+type groupMember struct {
+	pid   int
+	state byte
+}
+
+func anyAlive(ms []groupMember) bool {
+	for _, m := range ms {
+		if m.state != 'Z' && m.state != 'X' {
+			return true
+		}
+	}
+	return false
+}
+
+// groupMembers lists the processes of process group pgid, from /proc.
+func groupMembers(pgid int) []groupMember {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return
+		return nil
 	}
+	want := strconv.Itoa(pgid)
+	var ms []groupMember
 	for _, e := range ents {
 		p, err := strconv.Atoi(e.Name())
-		if err != nil || p == pid {
+		if err != nil {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
@@ -314,10 +359,11 @@ func killGroupBut(pgid, pid int) {
 			continue
 		}
 		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
-			syscall.Kill(p, syscall.SIGKILL)
+		if len(f) > 2 && f[2] == want {
+			ms = append(ms, groupMember{pid: p, state: f[0][0]})
 		}
 	}
+	return ms
 }
 
 // initialSize takes a size already queued on the resize channel, so that
