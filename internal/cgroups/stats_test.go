@@ -30,7 +30,7 @@ func TestReadStatsOfARealCgroup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("sh", "-c", "read x; i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; sleep 30")
+	cmd := exec.Command("sh", "-c", "read x; i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; exec sleep 30")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -42,8 +42,13 @@ func TestReadStatsOfARealCgroup(t *testing.T) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		for _, d := range dirs {
-			for i := 0; i < 50 && os.Remove(d) != nil; i++ {
+			err := os.Remove(d)
+			for i := 0; i < 50 && err != nil; i++ {
 				time.Sleep(20 * time.Millisecond)
+				err = os.Remove(d)
+			}
+			if err != nil {
+				t.Errorf("cgroup left behind: %v", err)
 			}
 		}
 	})

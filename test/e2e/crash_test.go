@@ -84,7 +84,8 @@ func TestRebootCleansRuntimeStateAndKeepsImages(t *testing.T) {
 	waitNetworkReady(t, d)
 	podID, pc := pod(t, d, "reboot", podPID)
 	id := run(t, d, podID, pc, ctrConfig("sleeper", []string{"sleep", "3600"}))
-	pid := verboseInfo(t, d, id).PID
+	ctr := verboseInfo(t, d, id)
+	pid := ctr.PID
 	_, info := podStatus(t, d, podID)
 	conmon := conmonOf(t, id)
 	d.Kill()
@@ -103,7 +104,10 @@ func TestRebootCleansRuntimeStateAndKeepsImages(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(d.Dir, "run")); err != nil {
 		t.Fatal(err)
 	}
-	_ = os.RemoveAll("/run/runc/" + id) // the runtime's state is on a tmpfs too
+	// The runtime's state is on a tmpfs too, and the cgroup file system
+	// starts empty.
+	_ = os.RemoveAll("/run/runc/" + id)
+	removeCgroup(t, ctr.RuntimeSpec.Linux.CgroupsPath)
 	d.Start()
 	if !strings.Contains(d.Log(), "node reboot detected") {
 		t.Error("the daemon did not detect the reboot")
@@ -173,6 +177,21 @@ func TestCrioCheckReportsWhatNoObjectOwns(t *testing.T) {
 }
 
 // unmountUnder lazily unmounts every mount below dir, deepest first.
+// removeCgroup removes the cgroupfs-form cgroup path from every hierarchy
+// it is in, as a reboot does.
+func removeCgroup(t testing.TB, path string) {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", path))
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", path)); err == nil {
+		dirs = append(dirs, filepath.Join("/sys/fs/cgroup", path))
+	}
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil {
+			t.Fatalf("removing cgroup %s: %v", d, err)
+		}
+	}
+}
+
 func unmountUnder(t testing.TB, dir string) {
 	t.Helper()
 	mi, err := os.ReadFile("/proc/self/mountinfo")
