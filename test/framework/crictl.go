@@ -24,7 +24,7 @@ func Crictl(t testing.TB) string {
 		return p
 	}
 	crictlOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "crio-crictl-")
+		dir, err := builtDir()
 		if err != nil {
 			crictlErr = err
 			return

@@ -47,7 +47,7 @@ func Binary(t testing.TB) string {
 		return p
 	}
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "crio-bin-")
+		dir, err := builtDir()
 		if err != nil {
 			buildErr = err
 			return
