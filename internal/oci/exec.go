@@ -20,6 +20,7 @@ import (
 
 	"github.com/creack/pty"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // MaxExecSyncOutput caps what ExecSync keeps of each of stdout and stderr;
@@ -130,7 +131,7 @@ func (r *Runtime) exec(ctx context.Context, c *Container, o execIO) (int32, erro
 		}
 		defer ptm.Close()
 		if sz, ok := initialSize(o.resize); ok {
-			pty.Setsize(ptm, &pty.Winsize{Rows: sz.Height, Cols: sz.Width})
+			setWinsize(ptm, sz)
 		}
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
@@ -153,7 +154,9 @@ func (r *Runtime) exec(ctx context.Context, c *Container, o execIO) (int32, erro
 		if o.resize != nil {
 			go func() {
 				for sz := range o.resize {
-					pty.Setsize(ptm, &pty.Winsize{Rows: sz.Height, Cols: sz.Width})
+					if setWinsize(ptm, sz) != nil {
+						return // the exec has ended and closed the terminal
+					}
 				}
 			}()
 		}
@@ -364,6 +367,25 @@ func groupMembers(pgid int) []groupMember {
 		}
 	}
 	return ms
+}
+
+// setWinsize sets the terminal's size inside SyscallConn's Control, which
+// holds the file open for the call: a resize arriving as the exec ends
+// would otherwise ioctl a closed descriptor's number, which may already
+// name another file. (pty.Setsize goes through Fd, which does not hold
+// it, and switches the terminal to blocking mode.)
+func setWinsize(f *os.File, sz TerminalSize) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ioctlErr error
+	if err := rc.Control(func(fd uintptr) {
+		ioctlErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: sz.Height, Col: sz.Width})
+	}); err != nil {
+		return err
+	}
+	return ioctlErr
 }
 
 // initialSize takes a size already queued on the resize channel, so that

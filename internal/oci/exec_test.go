@@ -296,6 +296,18 @@ func waitFor(t *testing.T, b *syncBuffer, want string) {
 	t.Fatalf("output %q never showed %q", b.String(), want)
 }
 
+// typeUntil types line into a shell until its output shows want. A
+// terminal's size reaches the container's pty through the runtime, which
+// may apply it after the shell has already read a line typed early.
+func typeUntil(t *testing.T, in io.Writer, out *syncBuffer, line, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), want) && time.Now().Before(deadline); {
+		io.WriteString(in, line)
+		time.Sleep(200 * time.Millisecond)
+	}
+	waitFor(t, out, want)
+}
+
 func TestExecTTYWithResize(t *testing.T) {
 	e := newEnv(t, "runc")
 	c := e.running()
@@ -310,15 +322,13 @@ func TestExecTTYWithResize(t *testing.T) {
 		code, err = e.rt.Exec(context.Background(), c, []string{"sh"}, ExecStreams{Stdin: inR, Stdout: &out, TTY: true, Resize: resize})
 		done <- err
 	}()
-	io.WriteString(inW, "tty; stty size\n")
-	waitFor(t, &out, "40 100")
+	typeUntil(t, inW, &out, "tty; stty size\n", "40 100")
 	if !strings.Contains(out.String(), "/dev/pts/") {
 		t.Errorf("tty output %q does not name a pts", out.String())
 	}
 	resize <- TerminalSize{Width: 132, Height: 50}
-	time.Sleep(200 * time.Millisecond)
-	io.WriteString(inW, "stty size; exit 6\n")
-	waitFor(t, &out, "50 132")
+	typeUntil(t, inW, &out, "stty size\n", "50 132")
+	io.WriteString(inW, "exit 6\n")
 	select {
 	case err := <-done:
 		if err != nil || code != 6 {
@@ -395,12 +405,7 @@ func TestAttachTTYResize(t *testing.T) {
 		done <- e.rt.Attach(context.Background(), c, ExecStreams{Stdin: inR, Stdout: &out, TTY: true, Resize: resize})
 	}()
 	resize <- TerminalSize{Width: 91, Height: 33}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), "33 91") && time.Now().Before(deadline) {
-		io.WriteString(inW, "stty size\n")
-		time.Sleep(200 * time.Millisecond)
-	}
-	waitFor(t, &out, "33 91")
+	typeUntil(t, inW, &out, "stty size\n", "33 91")
 	// Detach: the container keeps running.
 	inW.Close()
 	select {
