@@ -299,7 +299,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			targetPID = tc.Runtime.PID
 		}
 	}
-	specCfg, imageVolumes, unmountImages, err := m.mountImageVolumes(cfg)
+	specCfg, imageVolumes, unmountImages, err := m.mountImageVolumes(id, cfg, userNS.Path != "")
 	if err != nil {
 		return "", err
 	}
@@ -335,8 +335,8 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		return "", err
 	}
 	for _, am := range res.Mounts {
-		if src, ok := imageVolumes[am.HostPath]; ok {
-			am.Image = src
+		if vol, ok := imageVolumes[am.HostPath]; ok {
+			am.Image, am.UidMappings, am.GidMappings = vol.spec, vol.uids, vol.gids
 		}
 	}
 	if err := injectCDIDevices(res.Spec, cfg, live.Runtime.CDISpecDirs); err != nil {
@@ -639,7 +639,7 @@ func (m *Manager) removeLocked(ctx context.Context, c *store.Container) (bool, e
 		return false, fmt.Errorf("removing container %s from the runtime: %w", c.ID, err)
 	}
 	failpoint.Hit(failpoint.ContainerRemoveAfterRuntime)
-	m.unmountImageVolumes(c.Mounts)
+	m.unmountImageVolumes(c.ID, c.Mounts)
 	m.deleteStorage(c.ID)
 	failpoint.Hit(failpoint.ContainerRemoveAfterStorage)
 	os.RemoveAll(c.Dir)

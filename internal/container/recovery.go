@@ -88,6 +88,11 @@ func (m *Manager) restore() error {
 		}
 	}
 	wg.Wait()
+	// Image volumes of containers freed above, or never recorded.
+	m.deleteImageVolumes(func(owner string) bool {
+		c, err := m.Containers.Get(owner)
+		return err != nil || c.ID != owner
+	})
 	m.sweepOrphans()
 	if len(loaded) > 0 {
 		m.log.Info("restored containers", "count", len(loaded))
@@ -180,7 +185,7 @@ func (m *Manager) discardContainer(c *store.Container) {
 	if err := m.rt.Discard(ctx, &c.Runtime); err != nil {
 		m.log.Warn("removing a container from the runtime", "id", c.ID, "error", err)
 	}
-	m.unmountImageVolumes(c.Mounts)
+	m.unmountImageVolumes(c.ID, c.Mounts)
 	m.deleteStorage(c.ID)
 	os.RemoveAll(c.Dir)
 	os.RemoveAll(c.Runtime.Bundle)

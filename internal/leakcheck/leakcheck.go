@@ -157,8 +157,13 @@ func loadKnown(s Scope) (*known, []Leak, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, err
 	}
+	var volumes []storageContainer
 	for _, sc := range scs {
 		k.storageIDs[sc.ID] = true
+		if _, ok := store.ImageVolumeOwner(sc.Metadata); ok {
+			volumes = append(volumes, sc)
+			continue
+		}
 		if sc.Metadata != crioMetadata {
 			continue
 		}
@@ -169,6 +174,15 @@ func loadKnown(s Scope) (*known, []Leak, error) {
 			continue
 		}
 		leaks = append(leaks, Leak{Kind: "storage container", What: sc.ID, Owner: sc.ID})
+	}
+	// An image volume's storage is known while its container is.
+	for _, sc := range volumes {
+		owner, _ := store.ImageVolumeOwner(sc.Metadata)
+		if k.containers[owner] != nil {
+			k.layers[sc.Layer] = owner
+			continue
+		}
+		leaks = append(leaks, Leak{Kind: "image volume storage", What: sc.ID, Owner: owner})
 	}
 	return k, leaks, nil
 }
