@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -306,67 +304,6 @@ func killExec(pidFile string, runcPID int, done <-chan struct{}) []int {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-}
-
-// killWait bounds how long a killed exec waits for its processes to exit;
-// a process stuck in the kernel (D state on a dead mount) must not hold
-// the caller forever.
-const killWait = 2 * time.Second
-
-// waitGroupsExited returns once no member of the groups is alive (gone or
-// a zombie: a child reparented to a container init that never reaps stays
-// one), or after max.
-func waitGroupsExited(groups []int, max time.Duration) {
-	deadline := time.Now().Add(max)
-	for _, g := range groups {
-		for time.Now().Before(deadline) && anyAlive(groupMembers(g)) {
-			time.Sleep(2 * time.Millisecond)
-		}
-	}
-}
-
-type groupMember struct {
-	pid   int
-	state byte
-}
-
-func anyAlive(ms []groupMember) bool {
-	for _, m := range ms {
-		if m.state != 'Z' && m.state != 'X' {
-			return true
-		}
-	}
-	return false
-}
-
-// groupMembers lists the processes of process group pgid, from /proc.
-func groupMembers(pgid int) []groupMember {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	want := strconv.Itoa(pgid)
-	var ms []groupMember
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the command name: state, ppid, pgrp.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 2 && f[2] == want {
-			ms = append(ms, groupMember{pid: p, state: f[0][0]})
-		}
-	}
-	return ms
 }
 
 // setWinsize sets the terminal's size inside SyscallConn's Control, which

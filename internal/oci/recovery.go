@@ -72,7 +72,17 @@ func (r *Runtime) KillOrphan(c *Container, d time.Duration) error {
 func (r *Runtime) Discard(ctx context.Context, c *Container) error {
 	if pid, err := readPIDFile(filepath.Join(c.Bundle, "conmon.pid")); err == nil && pid > 0 {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(b, []byte(c.ID)) {
-			_ = unix.Kill(pid, unix.SIGKILL)
+			// conmon leads its own process group, which holds the runtime
+			// it runs until the container's init makes a session of its
+			// own. A `runtime create` left running would go on after the
+			// delete below and, killed by SIGPIPE on conmon's closed
+			// pipes, leave its state dir behind; it goes with conmon.
+			if pgid, err := unix.Getpgid(pid); err == nil && pgid == pid {
+				_ = unix.Kill(-pid, unix.SIGKILL)
+				waitGroupsExited([]int{pid}, killWait)
+			} else {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
 		}
 	}
 	if err := r.Delete(ctx, c); err != nil {

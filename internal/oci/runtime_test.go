@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -544,4 +545,55 @@ func BenchmarkLifecycle(b *testing.B) {
 			runc("delete", "--force", id)
 		}
 	})
+}
+
+// A daemon killed while conmon runs `runtime create` restarts and
+// discards the container while that create may still run; the runtime
+// must go with conmon, or it goes on to leave its state dir.
+func TestDiscardKillsConmonsProcessGroup(t *testing.T) {
+	e := newEnv(t, "runc")
+	id := filepath.Base(e.dir) + "-cut"
+	bundle := filepath.Join(e.dir, id)
+	if err := os.MkdirAll(bundle, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	childFile := filepath.Join(bundle, "child.pid")
+	// A stand-in for conmon: its command line names the container, it
+	// leads its own group, and its child stands in for `runtime create`.
+	conmon := exec.Command("sh", "-c", `sleep 1000 & echo $! > "$1"; wait`, "conmon-"+id, childFile)
+	conmon.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := conmon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go conmon.Wait()
+	t.Cleanup(func() { syscall.Kill(-conmon.Process.Pid, syscall.SIGKILL) })
+	var child int
+	for deadline := time.Now().Add(10 * time.Second); child == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		child, _ = readPIDFile(childFile)
+	}
+	if child == 0 {
+		t.Fatal("the stand-in conmon never started its child")
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "conmon.pid"), []byte(strconv.Itoa(conmon.Process.Pid)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rt.Discard(context.Background(), &Container{ID: id, Bundle: bundle}); err != nil {
+		t.Fatal(err)
+	}
+	if anyAlive([]groupMember{{pid: child, state: procState(child)}}) {
+		t.Errorf("conmon's child %d still runs after Discard", child)
+	}
+}
+
+// procState is a process's state letter, 'X' when it is gone.
+func procState(pid int) byte {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 'X'
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return 'X'
+	}
+	return b[i+2]
 }
