@@ -24,6 +24,7 @@ import (
 	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/oci"
+	"github.com/crio/crio/internal/procstat"
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
 )
@@ -444,13 +445,8 @@ func checkProcesses(s Scope, k *known) []Leak {
 // exitsDir: container ID -> pid.
 func Conmons(exitsDir string) map[string]int {
 	out := map[string]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+	for _, pid := range procstat.PIDs() {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 		if err != nil || !bytes.Contains(b, []byte("--exit-dir")) {
 			continue
 		}

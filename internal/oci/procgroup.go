@@ -1,11 +1,10 @@
 package oci
 
 import (
-	"bytes"
-	"os"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/crio/crio/internal/procstat"
 )
 
 // killWait bounds the wait for the processes of a killed exec or conmon
@@ -41,29 +40,11 @@ func anyAlive(ms []groupMember) bool {
 
 // groupMembers lists the processes of process group pgid, from /proc.
 func groupMembers(pgid int) []groupMember {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	want := strconv.Itoa(pgid)
 	var ms []groupMember
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the command name: state, ppid, pgrp.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 2 && f[2] == want {
-			ms = append(ms, groupMember{pid: p, state: f[0][0]})
+	for _, pid := range procstat.PIDs() {
+		if f, err := procstat.Fields(pid); err == nil && f[2] == want {
+			ms = append(ms, groupMember{pid: pid, state: f[0][0]})
 		}
 	}
 	return ms

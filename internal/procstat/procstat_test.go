@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -51,5 +52,29 @@ func TestStartTimeOfAZombieIsAnError(t *testing.T) {
 	}
 	if _, err := StartTime(cmd.Process.Pid); err == nil {
 		t.Error("a zombie has a start time")
+	}
+}
+
+func TestPIDsAndFieldsSeeThisProcess(t *testing.T) {
+	self := os.Getpid()
+	found := false
+	for _, pid := range PIDs() {
+		found = found || pid == self
+	}
+	if !found {
+		t.Errorf("PIDs() lacks this process (%d)", self)
+	}
+	f, err := Fields(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f[0] != "R" && f[0] != "S" {
+		t.Errorf("own state %q; want R or S", f[0])
+	}
+	if want := fmt.Sprint(syscall.Getpgrp()); f[2] != want {
+		t.Errorf("own process group %q; want %s", f[2], want)
+	}
+	if _, err := Fields(-1); err == nil {
+		t.Error("Fields of no process succeeded")
 	}
 }

@@ -33,18 +33,10 @@ type InfraProcess struct {
 // FindInfra lists the infra processes started for pods pinned under
 // nsDir ([crio.runtime] namespaces_dir), from their environment.
 func FindInfra(nsDir string) []InfraProcess {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	wantDir := []byte(infraDirEnv + nsDir)
 	var out []InfraProcess
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+	for _, pid := range procstat.PIDs() {
+		env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 		if err != nil || !bytes.Contains(env, []byte(infraIDEnv)) {
 			continue
 		}
