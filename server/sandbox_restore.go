@@ -11,6 +11,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/cgroups"
+	"github.com/crio/crio/internal/procstat"
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/store"
 )
@@ -77,7 +78,7 @@ func sandboxIntact(sb *store.Sandbox) bool {
 			return false // gone, or a file no longer mounted (a reboot)
 		}
 	}
-	return sb.InfraPID == 0 || sandbox.InfraAlive(sb.InfraPID, sb.InfraStartTime)
+	return sb.InfraPID == 0 || procstat.Alive(sb.InfraPID, sb.InfraStartTime)
 }
 
 // cleanupPartialSandbox frees what a RunPodSandbox cut short by a crash

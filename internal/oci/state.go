@@ -113,14 +113,7 @@ func (r *Runtime) oomKilled(c *Container) bool {
 // Alive says whether the container's init process still runs (and is the
 // same process, not a recycled pid).
 func (r *Runtime) Alive(c *Container) bool {
-	if c.PID <= 0 {
-		return false
-	}
-	st, err := procstat.StartTime(c.PID)
-	if err != nil {
-		return false
-	}
-	return c.PIDStartTime == 0 || st == c.PIDStartTime
+	return procstat.Alive(c.PID, c.PIDStartTime)
 }
 
 // conmonAlive says whether the container's conmon still runs.

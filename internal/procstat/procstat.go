@@ -58,3 +58,14 @@ func StartTime(pid int) (uint64, error) {
 	}
 	return strconv.ParseUint(f[19], 10, 64)
 }
+
+// Alive reports whether pid runs and is the process that started at
+// startTime, not a later one that reused the pid (0 skips that check). A
+// zombie has exited.
+func Alive(pid int, startTime uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, err := StartTime(pid)
+	return err == nil && (startTime == 0 || st == startTime)
+}

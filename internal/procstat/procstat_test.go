@@ -78,3 +78,20 @@ func TestPIDsAndFieldsSeeThisProcess(t *testing.T) {
 		t.Error("Fields of no process succeeded")
 	}
 }
+
+func TestAliveChecksThePidsStartTime(t *testing.T) {
+	self := os.Getpid()
+	st, err := StartTime(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Alive(self, st) || !Alive(self, 0) {
+		t.Error("this process is not alive with its own start time, or with none")
+	}
+	if Alive(self, st+1) {
+		t.Error("a different start time (a reused pid) reads as alive")
+	}
+	if Alive(0, 0) || Alive(-1, 0) || Alive(1<<30, 0) {
+		t.Error("no process reads as alive")
+	}
+}

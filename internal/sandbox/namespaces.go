@@ -230,7 +230,7 @@ func Unpin(path string) error {
 // KillInfra kills the infra process if pid is still it (same start time);
 // all processes of the pod's PID namespace die with it.
 func KillInfra(pid int, startTime uint64) error {
-	if pid <= 0 || !InfraAlive(pid, startTime) {
+	if !procstat.Alive(pid, startTime) {
 		return nil
 	}
 	if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -239,23 +239,13 @@ func KillInfra(pid int, startTime uint64) error {
 	// Wait until it is gone (reaped), so that its PID namespace, with the
 	// containers in it, and its cgroup membership are gone too.
 	deadline := time.Now().Add(5 * time.Second)
-	for InfraAlive(pid, startTime) {
+	for procstat.Alive(pid, startTime) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("infra process %d still exists 5s after SIGKILL", pid)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 	return nil
-}
-
-// InfraAlive reports whether pid runs and started at startTime (0 skips
-// the check).
-func InfraAlive(pid int, startTime uint64) bool {
-	st, err := procstat.StartTime(pid)
-	if err != nil {
-		return false
-	}
-	return startTime == 0 || st == startTime
 }
 
 // pinNamespace bind-mounts the namespace file src onto a new file at path,
