@@ -209,17 +209,10 @@ func (s *Server) diskMetrics(mb *metricBuilder, c *store.Container) {
 	if !ok {
 		return
 	}
-	// The device label names the file system's block device, as
-	// cAdvisor's does, so that a dashboard can join these with the I/O
-	// metrics below.
-	dev, err := blockdev.OfPath(w.upper)
-	if err != nil {
-		dev = w.upper
-	}
-	mb.add("container_fs_usage_bytes", w.usedBytes, dev)
-	mb.add("container_fs_limit_bytes", w.fs.Blocks*uint64(w.fs.Bsize), dev)
-	mb.add("container_fs_inodes_total", w.fs.Files, dev)
-	mb.add("container_fs_inodes_free", w.fs.Ffree, dev)
+	mb.add("container_fs_usage_bytes", w.usedBytes, w.device)
+	mb.add("container_fs_limit_bytes", w.fs.Blocks*uint64(w.fs.Bsize), w.device)
+	mb.add("container_fs_inodes_total", w.fs.Files, w.device)
+	mb.add("container_fs_inodes_free", w.fs.Ffree, w.device)
 }
 
 // layerUsage is what a container's writable (overlay upper) layer holds.
@@ -227,6 +220,10 @@ type layerUsage struct {
 	upper                 string
 	usedBytes, usedInodes uint64
 	fs                    syscall.Statfs_t
+	// device names the file system's block device as cAdvisor's metrics
+	// do, so that a dashboard can join the file system metrics with the
+	// I/O ones; the upper dir when it has none.
+	device string
 }
 
 // writableLayer walks the container's overlay upper directory, the files
@@ -238,6 +235,10 @@ func writableLayer(c *store.Container) (layerUsage, bool) {
 	u := layerUsage{upper: filepath.Join(filepath.Dir(c.RootFS), "diff")}
 	if err := syscall.Statfs(u.upper, &u.fs); err != nil {
 		return layerUsage{}, false
+	}
+	var err error
+	if u.device, err = blockdev.OfPath(u.upper); err != nil {
+		u.device = u.upper
 	}
 	_ = filepath.WalkDir(u.upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == u.upper {
