@@ -414,9 +414,8 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	if err := m.rt.Create(cctx, &c.Runtime); err != nil {
-		if errors.Is(err, oci.ErrCreate) {
-			return "", fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
+		// A runtime's refusal is the runtime's failure, not the
+		// request's: it maps to Internal, never InvalidArgument.
 		return "", err
 	}
 	undo = append(undo, func() {

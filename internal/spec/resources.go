@@ -97,7 +97,11 @@ func linuxResources(r *runtimeapi.LinuxContainerResources, cgroupV2 bool, host *
 		}
 	}
 	for _, h := range r.HugepageLimits {
-		if h == nil {
+		if h == nil || !host.hugetlb {
+			// Where the runtime cannot apply them (see
+			// cgroups.HugetlbUsable) the limits are dropped, as CRI-O
+			// and containerd drop them: the kubelet sends one for every
+			// page size even when the pod asked for none.
 			continue
 		}
 		if len(host.hugepageSizes) > 0 && !slices.ContainsFunc(host.hugepageSizes, func(s string) bool {

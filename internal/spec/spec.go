@@ -17,6 +17,8 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-tools/generate"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/internal/cgroups"
 )
 
 // ErrInvalid marks an error caused by the request itself (the server maps
@@ -331,6 +333,7 @@ type hostInfo struct {
 	memsw             bool
 	oomScoreAdj       int
 	hugepageSizes     []string
+	hugetlb           bool // the runtime can apply hugepage limits
 	// stat reads a device node; nil uses the real file system.
 	devices func(path string) ([]rspec.LinuxDevice, error)
 }
@@ -355,6 +358,7 @@ func realHost() *hostInfo {
 		}
 		sort.Strings(h.hugepageSizes)
 	}
+	h.hugetlb = cgroups.HugetlbUsable()
 	h.devices = hostDevices
 	return h
 }

@@ -39,7 +39,7 @@ func rootfs(t *testing.T) string {
 }
 
 func testHost() *hostInfo {
-	return &hostInfo{memsw: true, oomScoreAdj: 0, hugepageSizes: []string{"hugepages-2048kB"},
+	return &hostInfo{memsw: true, oomScoreAdj: 0, hugepageSizes: []string{"hugepages-2048kB"}, hugetlb: true,
 		devices: func(p string) ([]rspec.LinuxDevice, error) {
 			if p == "/dev/fuse" || p == "/dev" {
 				return []rspec.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}, nil
@@ -499,6 +499,26 @@ func TestResources(t *testing.T) {
 		if _, err := linuxResources(bad, false, testHost()); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%v: err = %v, want invalid", bad, err)
 		}
+	}
+}
+
+func TestHugepageLimitsDroppedWhereRuntimeCannotApplyThem(t *testing.T) {
+	// What the kubelet sends for every container: one limit per page size.
+	r := &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 64 << 20, HugepageLimits: []*runtimeapi.HugepageLimit{
+		{PageSize: "2MB", Limit: 0}, {PageSize: "1GB", Limit: 0}}}
+	host := testHost()
+	host.hugetlb = false
+	lr, err := linuxResources(r, false, host)
+	if err != nil {
+		t.Fatalf("err = %v, want the limits dropped", err)
+	}
+	if len(lr.HugepageLimits) != 0 || lr.Memory == nil || *lr.Memory.Limit != 64<<20 {
+		t.Errorf("resources %+v: want no hugepage limits and the memory limit kept", lr)
+	}
+	host.hugetlb = true
+	r.HugepageLimits = r.HugepageLimits[:1]
+	if lr, err = linuxResources(r, false, host); err != nil || len(lr.HugepageLimits) != 1 || lr.HugepageLimits[0].Pagesize != "2MB" {
+		t.Errorf("with hugetlb: limits %+v, err %v; want the 2MB limit", lr.HugepageLimits, err)
 	}
 }
 
