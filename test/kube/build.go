@@ -1,0 +1,76 @@
+// Package kube runs real Kubernetes components against a crio daemon of the
+// test framework: a kubelet in standalone mode and, for the control-plane
+// tests, etcd, kube-apiserver, kube-scheduler and kube-controller-manager on
+// loopback. The programs come from the Go module proxy at the versions
+// hack/kube pins.
+package kube
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/crio/crio/test/framework"
+)
+
+// Version is the Kubernetes release hack/kube pins.
+const Version = "v1.37.2"
+
+// programs maps a binary's name to the package it is built from, in
+// hack/kube's module.
+var programs = map[string]string{
+	"kubelet":                 "k8s.io/kubernetes/cmd/kubelet",
+	"kubectl":                 "k8s.io/kubernetes/cmd/kubectl",
+	"kube-apiserver":          "k8s.io/kubernetes/cmd/kube-apiserver",
+	"kube-scheduler":          "k8s.io/kubernetes/cmd/kube-scheduler",
+	"kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// BinDir is where the Kubernetes programs are built: $KUBE_BIN_DIR, else
+// _output/kube in the source tree. It persists across test runs: go build
+// leaves an up-to-date binary alone, so only the first run pays the cold
+// build (8 to 11 minutes on 2 cores; seconds afterwards).
+func BinDir() string {
+	if d := os.Getenv("KUBE_BIN_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(framework.RepoRoot(), "_output", "kube")
+}
+
+// Binary returns the path of one of the pinned Kubernetes programs, building
+// all of them once per test process (one go build shares the work).
+func Binary(t testing.TB, name string) string {
+	t.Helper()
+	if _, ok := programs[name]; !ok {
+		t.Fatalf("kube.Binary: %q is not one of the programs hack/kube pins", name)
+	}
+	buildOnce.Do(func() {
+		buildDir = BinDir()
+		if err := os.MkdirAll(buildDir, 0o755); err != nil {
+			buildErr = err
+			return
+		}
+		args := []string{"build", "-trimpath", "-o", buildDir + "/"}
+		for _, pkg := range programs {
+			args = append(args, pkg)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = filepath.Join(framework.RepoRoot(), "hack", "kube")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building the Kubernetes programs (go %v in hack/kube): %v\n%s", args, err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(buildDir, name)
+}

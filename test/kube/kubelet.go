@@ -1,0 +1,557 @@
+package kube
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/crio/crio/hack/testregistry"
+	"github.com/crio/crio/internal/cgroups"
+	"github.com/crio/crio/test/framework"
+)
+
+// CRIOSocket is the socket of CRI-O on a real node. The kubelet treats a
+// runtime at a path ending in run/crio/crio.sock as CRI-O: with its
+// PodAndContainerStatsFromCRI gate off it then takes container stats from
+// cAdvisor, whose CRI-O plugin asks this fixed path for container details.
+const CRIOSocket = "/var/run/crio/crio.sock"
+
+// NodeOptions shape a node: a crio daemon and a kubelet in standalone mode.
+type NodeOptions struct {
+	// CRIOSocket runs the daemon on CRIOSocket instead of a socket in its
+	// own directory, so that the kubelet takes it for CRI-O.
+	CRIOSocket bool
+	// FeatureGates are the kubelet's feature gates.
+	FeatureGates map[string]bool
+	// Kubeconfig, when set, registers the kubelet with that API server
+	// instead of running it standalone; ServingCert and ServingKey are then
+	// its HTTPS server's certificate, which the API server trusts.
+	Kubeconfig, ServingCert, ServingKey, ClientCA string
+	// NodeName is the kubelet's node name; default crio-kube-node.
+	NodeName string
+	// CrioConfig is extra TOML for the daemon.
+	CrioConfig string
+	// MaxPods is the kubelet's maxPods; default 110.
+	MaxPods int
+}
+
+// Node is a crio daemon with a kubelet in front of it, everything under
+// one directory and one cgroup root, removed when the test ends.
+type Node struct {
+	t        testing.TB
+	Daemon   *framework.Daemon
+	Registry *testregistry.Registry
+	Dir      string
+	// ManifestDir is the kubelet's staticPodPath.
+	ManifestDir string
+	Name        string
+	// Port is the kubelet's HTTPS port; ReadOnlyPort serves /pods and
+	// /stats/summary without authentication on 127.0.0.1.
+	Port, ReadOnlyPort, HealthzPort int
+	// CgroupRoot is the kubelet's cgroupRoot: kubepods is made below it.
+	CgroupRoot string
+	// Subnet is the pod network, a private bridge with no masquerade.
+	Subnet  string
+	LogPath string
+	bridge  string
+
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+var (
+	regOnce sync.Once
+	reg     *testregistry.Registry
+	regErr  error
+)
+
+// sharedRegistry is one loopback test registry for the whole test process.
+func sharedRegistry(t testing.TB) *testregistry.Registry {
+	t.Helper()
+	regOnce.Do(func() { reg, regErr = testregistry.Start(context.Background(), testregistry.Options{}) })
+	if regErr != nil {
+		t.Fatalf("starting the test registry: %v", regErr)
+	}
+	return reg
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartNode starts a crio daemon and a kubelet on it and waits until the
+// kubelet reports healthy.
+func StartNode(t testing.TB, o NodeOptions) *Node {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("kubelet test: `make unit` (-short) runs no daemon")
+	}
+	kubelet := Binary(t, "kubelet")
+	r := sharedRegistry(t)
+	suffix := randHex(3)
+	n := &Node{
+		t:            t,
+		Registry:     r,
+		Name:         o.NodeName,
+		Port:         FreePort(t),
+		ReadOnlyPort: FreePort(t),
+		HealthzPort:  FreePort(t),
+		CgroupRoot:   "/crio-kube-" + suffix,
+		bridge:       "ckube" + suffix,
+	}
+	if n.Name == "" {
+		n.Name = "crio-kube-node"
+	}
+	dir, err := os.MkdirTemp("", "crio-kube-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Dir = dir
+	n.ManifestDir = filepath.Join(dir, "manifests")
+	n.LogPath = filepath.Join(dir, "kubelet.log")
+	t.Cleanup(n.cleanup)
+	for _, p := range []string{n.ManifestDir, filepath.Join(dir, "kubelet")} {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	regConf := filepath.Join(dir, "registries.conf")
+	if err := testregistry.WriteRegistriesConf(regConf, r.Addr); err != nil {
+		t.Fatal(err)
+	}
+	policy := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"default": [{"type": "insecureAcceptAnything"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`
+[crio.image]
+registries_conf = %q
+signature_policy = %q
+pause_image = "registry.k8s.io/pause:3.10"
+%s
+`, regConf, policy, o.CrioConfig)
+	var socket string
+	if o.CRIOSocket {
+		socket = CRIOSocket
+		if c, err := net.DialTimeout("unix", socket, time.Second); err == nil {
+			c.Close()
+			t.Fatalf("%s is served by another process: stop it to run this test", socket)
+		}
+		if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// A drop-in after the framework's, so it wins.
+		conf = fmt.Sprintf("[crio.api]\nlisten = %q\n", socket) + conf
+	}
+	d := framework.NewDaemon(t, framework.Options{Config: conf, NoCNI: true, NoStart: true})
+	if socket != "" {
+		d.Socket = socket
+	}
+	n.Daemon = d
+	n.Subnet = n.writeBridgeNetwork()
+	d.Start()
+
+	// The kubelet wants its cgroup root to exist in every hierarchy.
+	if _, err := cgroups.Create(n.CgroupRoot); err != nil {
+		t.Fatalf("creating the kubelet's cgroup root: %v", err)
+	}
+	cfg := filepath.Join(dir, "kubelet.yaml")
+	if err := os.WriteFile(cfg, []byte(n.kubeletConfig(o, d.Socket)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{
+		"--config", cfg,
+		"--root-dir", filepath.Join(dir, "kubelet"),
+		"--cert-dir", filepath.Join(dir, "pki"),
+		"--hostname-override", n.Name,
+		"--v", "2",
+	}
+	if o.Kubeconfig != "" {
+		args = append(args, "--kubeconfig", o.Kubeconfig, "--node-ip", "127.0.0.1")
+	}
+	logf, err := os.Create(n.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cmd = exec.Command(kubelet, args...)
+	n.cmd.Stdout, n.cmd.Stderr = logf, logf
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := n.cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("starting the kubelet: %v", err)
+	}
+	n.done = make(chan struct{})
+	go func() { _ = n.cmd.Wait(); logf.Close(); close(n.done) }()
+	if err := n.waitHealthy(2 * time.Minute); err != nil {
+		t.Fatalf("kubelet not healthy: %v\n--- kubelet log ---\n%s", err, n.LogTail(60))
+	}
+	return n
+}
+
+// writeBridgeNetwork gives the daemon a private bridge network and returns
+// its subnet: 10.223.N.0/24, routed nowhere beyond the bridge.
+func (n *Node) writeBridgeNetwork() string {
+	b := make([]byte, 1)
+	_, _ = rand.Read(b)
+	subnet := fmt.Sprintf("10.223.%d.0/24", b[0])
+	conf := fmt.Sprintf(`{"cniVersion": "1.0.0", "name": "crio-kube-%s", "plugins": [
+  {"type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": false, "hairpinMode": true,
+   "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": %q}]], "routes": [{"dst": %q}]}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}`,
+		n.bridge, n.bridge, filepath.Join(n.Dir, "ipam"), subnet, subnet)
+	n.Daemon.WriteCNIConfig("10-kube.conflist", conf)
+	return subnet
+}
+
+func (n *Node) kubeletConfig(o NodeOptions, socket string) string {
+	gates := ""
+	for k, v := range o.FeatureGates {
+		gates += fmt.Sprintf("  %s: %v\n", k, v)
+	}
+	if gates != "" {
+		gates = "featureGates:\n" + gates
+	}
+	auth := `authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+authorization: {mode: AlwaysAllow}
+`
+	if o.Kubeconfig != "" {
+		auth = fmt.Sprintf(`authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: %q}
+authorization: {mode: Webhook}
+tlsCertFile: %q
+tlsPrivateKeyFile: %q
+`, o.ClientCA, o.ServingCert, o.ServingKey)
+	}
+	maxPods := o.MaxPods
+	if maxPods == 0 {
+		maxPods = 110
+	}
+	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 127.0.0.1
+port: %d
+readOnlyPort: %d
+healthzBindAddress: 127.0.0.1
+healthzPort: %d
+staticPodPath: %q
+fileCheckFrequency: 1s
+syncFrequency: 5s
+containerRuntimeEndpoint: unix://%s
+imageServiceEndpoint: unix://%s
+cgroupDriver: cgroupfs
+cgroupRoot: %q
+cgroupsPerQOS: true
+failCgroupV1: false
+failSwapOn: false
+podLogsDir: %q
+resolvConf: ""
+serializeImagePulls: false
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
+maxPods: %d
+%s%s`, n.Port, n.ReadOnlyPort, n.HealthzPort, n.ManifestDir, socket, socket, n.CgroupRoot,
+		filepath.Join(n.Dir, "pod-logs"), maxPods, auth, gates)
+}
+
+func (n *Node) waitHealthy(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", n.HealthzPort)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-n.done:
+			return fmt.Errorf("kubelet exited: %v", n.cmd.ProcessState)
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s: %s %s", url, resp.Status, b)
+		}
+		last = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("not healthy after %s: %v", timeout, last)
+}
+
+// WriteManifest writes a static pod manifest; the kubelet picks it up
+// within its fileCheckFrequency (1 s).
+func (n *Node) WriteManifest(name, yaml string) {
+	n.t.Helper()
+	tmp := filepath.Join(n.Dir, "."+name)
+	if err := os.WriteFile(tmp, []byte(yaml), 0o644); err != nil {
+		n.t.Fatal(err)
+	}
+	// Renamed into place so the kubelet never reads half a file.
+	if err := os.Rename(tmp, filepath.Join(n.ManifestDir, name)); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// RemoveManifest deletes a static pod manifest: the kubelet stops the pod.
+func (n *Node) RemoveManifest(name string) {
+	n.t.Helper()
+	if err := os.Remove(filepath.Join(n.ManifestDir, name)); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// get decodes a JSON answer of the kubelet's read-only server.
+func (n *Node) get(path string, v any) error {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", n.ReadOnlyPort, path))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, b)
+	}
+	return json.Unmarshal(b, v)
+}
+
+// Pods is what the kubelet reports of its pods (GET /pods), statuses
+// included for static pods.
+func (n *Node) Pods() ([]corev1.Pod, error) {
+	var l corev1.PodList
+	if err := n.get("/pods", &l); err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}
+
+// Pod returns the kubelet's pod of that name (a static pod's name gets the
+// node name appended), or nil.
+func (n *Node) Pod(name string) (*corev1.Pod, error) {
+	pods, err := n.Pods()
+	if err != nil {
+		return nil, err
+	}
+	for i := range pods {
+		if pods[i].Name == name || pods[i].Name == name+"-"+n.Name {
+			return &pods[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// WaitPod polls the kubelet until cond holds for the pod and returns it;
+// the test fails with the pod's last status otherwise.
+func (n *Node) WaitPod(name string, timeout time.Duration, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
+	n.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last *corev1.Pod
+	var err error
+	for time.Now().Before(deadline) {
+		last, err = n.Pod(name)
+		if err == nil && last != nil && cond(last) {
+			return last
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	st, _ := json.MarshalIndent(last, "", "  ")
+	n.t.Fatalf("pod %s: not %s after %s (last error %v); last seen:\n%s\n--- kubelet log ---\n%s",
+		name, what, timeout, err, st, n.LogTail(40))
+	return nil
+}
+
+// Summary is the kubelet's /stats/summary.
+func (n *Node) Summary() (*statsapi.Summary, error) {
+	var s statsapi.Summary
+	if err := n.get("/stats/summary", &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Log is everything the kubelet logged so far.
+func (n *Node) Log() string {
+	b, _ := os.ReadFile(n.LogPath)
+	return string(b)
+}
+
+// LogTail is the last lines of the kubelet's log.
+func (n *Node) LogTail(lines int) string {
+	l := strings.Split(strings.TrimRight(n.Log(), "\n"), "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// criError matches a CRI call's failure as the kubelet logs it.
+var criError = regexp.MustCompile(`rpc error: code = [A-Za-z]+ desc = .*`)
+
+// CRIErrors returns the kubelet's log lines that report a failed CRI call,
+// less those matching one of the allowed patterns.
+func (n *Node) CRIErrors(allowed ...*regexp.Regexp) []string {
+	var out []string
+	for _, line := range strings.Split(n.Log(), "\n") {
+		if !criError.MatchString(line) {
+			continue
+		}
+		ok := false
+		for _, a := range allowed {
+			if a.MatchString(line) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// RuntimePods lists the sandboxes the runtime has.
+func (n *Node) RuntimePods() []*runtimeapi.PodSandbox {
+	n.t.Helper()
+	resp, err := n.Daemon.Runtime.ListPodSandbox(framework.Ctx(n.t), &runtimeapi.ListPodSandboxRequest{})
+	if err != nil {
+		n.t.Fatalf("ListPodSandbox: %v", err)
+	}
+	return resp.Items
+}
+
+// Check runs `crio check` against the daemon's directories and returns its
+// report; empty means nothing is left over.
+func (n *Node) Check() string {
+	n.t.Helper()
+	d := n.Daemon
+	out, err := exec.Command(framework.Binary(n.t), "--config", d.Config, "--config-dir", d.DropIns, "check").CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("%v: %s", err, out)
+	}
+	return ""
+}
+
+func (n *Node) cleanup() {
+	if n.cmd != nil && n.cmd.Process != nil {
+		_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-n.done:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+			<-n.done
+		}
+	}
+	if n.t.Failed() {
+		n.t.Logf("--- kubelet log (%s) ---\n%s", n.LogPath, n.LogTail(80))
+	}
+	// The kubelet leaves its pods running when it stops, as the daemon
+	// leaves containers: remove them through the daemon so that CNI DEL
+	// frees their addresses.
+	if d := n.Daemon; d != nil && d.Running() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		if resp, err := d.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{}); err == nil {
+			var wg sync.WaitGroup
+			for _, p := range resp.Items {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, _ = d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.Id})
+					_, _ = d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.Id})
+				}()
+			}
+			wg.Wait()
+		}
+		cancel()
+		d.Stop()
+	}
+	if n.Dir != "" {
+		unmountUnder(n.Dir)
+	}
+	removeCgroupTree(n.CgroupRoot)
+	if n.bridge != "" {
+		_ = exec.Command("ip", "link", "del", n.bridge).Run()
+	}
+	if n.Dir != "" && os.Getenv("CRIO_KEEP_TEST_DIRS") == "" {
+		_ = os.RemoveAll(n.Dir)
+	}
+}
+
+// unmountUnder lazily unmounts every mount below dir, deepest first: the
+// kubelet's volumes (emptyDir, projected tokens) live under its root dir.
+func unmountUnder(dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var mounts []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			mounts = append(mounts, f[4])
+		}
+	}
+	for i := len(mounts) - 1; i >= 0; i-- {
+		_ = syscall.Unmount(mounts[i], syscall.MNT_DETACH)
+	}
+}
+
+// removeCgroupTree removes the cgroup rel and everything below it in every
+// hierarchy, deepest first: the kubelet's kubepods tree under its root.
+func removeCgroupTree(rel string) {
+	if rel == "" || rel == "/" {
+		return
+	}
+	hs, err := cgroups.Hierarchies()
+	if err != nil {
+		return
+	}
+	for _, h := range hs {
+		var dirs []string
+		_ = filepath.WalkDir(filepath.Join(h, rel), func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		_ = cgroups.Remove(dirs)
+	}
+}
