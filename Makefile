@@ -15,7 +15,7 @@ DEB_PKGS  += gcc libc6-dev dpkg apt
 
 crio.conf.example: FORCE
 
-.PHONY: all build test critest bench unit e2e lint install-deps install run clean help
+.PHONY: all build test kube-test critest bench unit e2e lint install-deps install run clean help
 
 all: build
 
@@ -29,12 +29,19 @@ bin/crio-pause: FORCE
 
 FORCE:
 
-test: lint ## Everything CI runs: lint, unit and end-to-end tests against a real daemon, then critest.
-	$(GO) test -tags "$(TAGS)" -count=1 -timeout 20m $$($(GO) list ./... | grep -v /test/e2e)
+test: lint ## Everything CI runs: lint, unit and end-to-end tests against a real daemon, the kubelet and control-plane tests, then critest.
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /test/e2e -e /test/kube)
 	@# The end-to-end tests run alone: the real containers of other packages'
 	@# tests would only compete with them for the CPU.
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout 30m ./test/e2e/
+	$(MAKE) kube-test
 	hack/critest.sh
+
+kube-test: ## A real kubelet (and control plane) of hack/kube's Kubernetes release against the daemon; the first run builds them (8-11 min on 2 cores).
+	@# Built before the tests start, so that the build's minutes are not
+	@# counted against the tests' timeout.
+	cd hack/kube && $(GO) build -trimpath -o $(CURDIR)/_output/kube/ $$(sed -n 's/^\t_ "\(.*\)"$$/\1/p' tools.go)
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout 30m ./test/kube/
 
 critest: ## The CRI validation suite (critest) against a fresh daemon; report in _output/critest.
 	hack/critest.sh

@@ -1,0 +1,105 @@
+package kube
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+)
+
+// TestKubeletStatsSummary checks /stats/summary for a pod and its
+// containers both ways the kubelet gets them: from the CRI
+// (PodAndContainerStatsFromCRI) and, for a runtime on CRI-O's socket with
+// the gate off (the default), from cAdvisor with its CRI-O plugin.
+func TestKubeletStatsSummary(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    NodeOptions
+	}{
+		{"from the CRI", NodeOptions{FeatureGates: map[string]bool{"PodAndContainerStatsFromCRI": true}}},
+		{"from cAdvisor on CRI-O's socket", NodeOptions{CRIOSocket: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := StartNode(t, c.o)
+			n.WriteManifest("stats.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: stats, namespace: default}
+spec:
+  containers:
+  - name: writer
+    image: `+busybox+`
+    command: [sh, -c, "dd if=/dev/zero of=/tmp/blob bs=1M count=4; trap 'exit 0' TERM; while true; do echo tick; sleep 1; done"]
+  - name: idle
+    image: `+busybox+`
+    command: `+sleeper+`
+`)
+			p := n.WaitPod("stats", 2*time.Minute, "running and ready", running)
+			var last *statsapi.PodStats
+			var lastErr error
+			complete := func() bool {
+				s, err := n.Summary()
+				if err != nil {
+					lastErr = err
+					return false
+				}
+				for i := range s.Pods {
+					ps := &s.Pods[i]
+					if ps.PodRef.UID != string(p.UID) {
+						continue
+					}
+					last = ps
+					return podStatsComplete(ps) == ""
+				}
+				return false
+			}
+			deadline := time.Now().Add(90 * time.Second)
+			for !complete() && time.Now().Before(deadline) {
+				time.Sleep(time.Second)
+			}
+			if last == nil || podStatsComplete(last) != "" {
+				b, _ := json.MarshalIndent(last, "", "  ")
+				why := "pod absent"
+				if last != nil {
+					why = podStatsComplete(last)
+				}
+				t.Fatalf("summary for pod stats incomplete after 90 s (%s, last error %v):\n%s", why, lastErr, b)
+			}
+			for _, cs := range last.Containers {
+				if cs.Name == "writer" && *cs.Rootfs.UsedBytes < 4<<20 {
+					t.Errorf("writer's rootfs used %d bytes; it wrote 4 MiB", *cs.Rootfs.UsedBytes)
+				}
+			}
+			noCRIErrors(t, n)
+		})
+	}
+}
+
+// podStatsComplete names the first thing missing from a pod's stats.
+func podStatsComplete(ps *statsapi.PodStats) string {
+	switch {
+	case ps.CPU == nil || ps.CPU.UsageNanoCores == nil || ps.CPU.UsageCoreNanoSeconds == nil:
+		return "pod cpu"
+	case ps.Memory == nil || ps.Memory.WorkingSetBytes == nil:
+		return "pod memory"
+	case ps.Network == nil || len(ps.Network.Interfaces) == 0 || ps.Network.RxBytes == nil:
+		return "pod network"
+	case ps.EphemeralStorage == nil || ps.EphemeralStorage.UsedBytes == nil:
+		return "pod ephemeral storage"
+	case len(ps.Containers) != 2:
+		return "two containers"
+	}
+	for _, c := range ps.Containers {
+		switch {
+		case c.CPU == nil || c.CPU.UsageNanoCores == nil || c.CPU.UsageCoreNanoSeconds == nil:
+			return c.Name + " cpu"
+		case c.Memory == nil || c.Memory.WorkingSetBytes == nil:
+			return c.Name + " memory"
+		case c.Rootfs == nil || c.Rootfs.UsedBytes == nil:
+			return c.Name + " rootfs"
+		case c.Logs == nil || c.Logs.UsedBytes == nil:
+			return c.Name + " logs"
+		}
+	}
+	return ""
+}
