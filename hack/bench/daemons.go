@@ -16,6 +16,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/test/framework"
+	"github.com/crio/crio/test/peer"
 )
 
 // daemon is one CRI runtime under measurement: a process started by the
@@ -126,40 +127,7 @@ func startContainerd(ctx context.Context, o *options, dir, registryAddr string) 
 	if err := os.WriteFile(filepath.Join(dir, "cni", "10-bench.conflist"), []byte(conflist(d.net, d.bridge, d.subnet)), 0o644); err != nil {
 		return nil, err
 	}
-	var mirrors strings.Builder
-	for _, reg := range []string{"registry.k8s.io", "k8s.gcr.io", "gcr.io", "docker.io", "quay.io"} {
-		fmt.Fprintf(&mirrors, "  [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.%q]\n    endpoint = [\"http://%s\"]\n", reg, registryAddr)
-	}
-	conf := fmt.Sprintf(`version = 2
-root = %[1]q
-state = %[2]q
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = %[3]q
-[ttrpc]
-  address = %[4]q
-[plugins."io.containerd.internal.v1.opt"]
-  path = %[5]q
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "registry.k8s.io/pause:3.10"
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = %[6]q
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = %[7]q
-        Root = %[8]q
-        SystemdCgroup = false
-%[9]s`,
-		filepath.Join(dir, "root"), filepath.Join(dir, "state"), d.sock, d.sock+".ttrpc",
-		filepath.Join(dir, "opt"), filepath.Join(dir, "cni"), o.runc, filepath.Join(dir, "runc"), mirrors.String())
+	conf := peer.ContainerdConfig(dir, d.sock, filepath.Join(dir, "cni"), o.runc, registryAddr)
 	cfg := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		return nil, err

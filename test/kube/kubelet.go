@@ -51,13 +51,20 @@ type NodeOptions struct {
 	CrioConfig string
 	// MaxPods is the kubelet's maxPods; default 110.
 	MaxPods int
+	// Runtime is "containerd" for Debian's containerd in place of the
+	// daemon under test, to measure both the same way; default crio.
+	Runtime string
 }
 
 // Node is a crio daemon with a kubelet in front of it, everything under
 // one directory and one cgroup root, removed when the test ends.
 type Node struct {
-	t        testing.TB
-	Daemon   *framework.Daemon
+	t testing.TB
+	// Daemon is the crio daemon; nil on a containerd node.
+	Daemon *framework.Daemon
+	// Runtime is the CRI client of the node's runtime, whichever it is.
+	Runtime  runtimeapi.RuntimeServiceClient
+	Image    runtimeapi.ImageServiceClient
 	Registry *testregistry.Registry
 	Dir      string
 	// ManifestDir is the kubelet's staticPodPath.
@@ -148,51 +155,19 @@ func StartNode(t testing.TB, o NodeOptions) *Node {
 		}
 	}
 
-	regConf := filepath.Join(dir, "registries.conf")
-	if err := testregistry.WriteRegistriesConf(regConf, r.Addr); err != nil {
-		t.Fatal(err)
-	}
-	policy := filepath.Join(dir, "policy.json")
-	if err := os.WriteFile(policy, []byte(`{"default": [{"type": "insecureAcceptAnything"}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf(`
-[crio.image]
-registries_conf = %q
-signature_policy = %q
-pause_image = "registry.k8s.io/pause:3.10"
-%s
-`, regConf, policy, o.CrioConfig)
 	var socket string
-	if o.CRIOSocket {
-		socket = CRIOSocket
-		if c, err := net.DialTimeout("unix", socket, time.Second); err == nil {
-			c.Close()
-			t.Fatalf("%s is served by another process: stop it to run this test", socket)
-		}
-		if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		// A drop-in after the framework's, so it wins.
-		conf = fmt.Sprintf("[crio.api]\nlisten = %q\n", socket) + conf
+	if o.Runtime == "containerd" {
+		socket = n.startContainerd()
+	} else {
+		socket = n.startCrio(o)
 	}
-	d := framework.NewDaemon(t, framework.Options{Config: conf, NoCNI: true, NoStart: true})
-	if socket != "" {
-		d.Socket = socket
-	}
-	n.Daemon = d
-	// Registered after the daemon's cleanup, so it runs before it: the
-	// pods are removed through the daemon while it still runs.
-	t.Cleanup(n.stop)
-	n.Subnet = n.writeBridgeNetwork()
-	d.Start()
 
 	// The kubelet wants its cgroup root to exist in every hierarchy.
 	if _, err := cgroups.Create(n.CgroupRoot); err != nil {
 		t.Fatalf("creating the kubelet's cgroup root: %v", err)
 	}
 	cfg := filepath.Join(dir, "kubelet.yaml")
-	if err := os.WriteFile(cfg, []byte(n.kubeletConfig(o, d.Socket)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(n.kubeletConfig(o, socket)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{
@@ -224,9 +199,55 @@ pause_image = "registry.k8s.io/pause:3.10"
 	return n
 }
 
+// startCrio starts the daemon under test and returns its socket.
+func (n *Node) startCrio(o NodeOptions) string {
+	dir := n.Dir
+	regConf := filepath.Join(dir, "registries.conf")
+	if err := testregistry.WriteRegistriesConf(regConf, n.Registry.Addr); err != nil {
+		n.t.Fatal(err)
+	}
+	policy := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"default": [{"type": "insecureAcceptAnything"}]}`), 0o644); err != nil {
+		n.t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`
+[crio.image]
+registries_conf = %q
+signature_policy = %q
+pause_image = "registry.k8s.io/pause:3.10"
+%s
+`, regConf, policy, o.CrioConfig)
+	var socket string
+	if o.CRIOSocket {
+		socket = CRIOSocket
+		if c, err := net.DialTimeout("unix", socket, time.Second); err == nil {
+			c.Close()
+			n.t.Fatalf("%s is served by another process: stop it to run this test", socket)
+		}
+		if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
+			n.t.Fatal(err)
+		}
+		// A drop-in after the framework's, so it wins.
+		conf = fmt.Sprintf("[crio.api]\nlisten = %q\n", socket) + conf
+	}
+	d := framework.NewDaemon(n.t, framework.Options{Config: conf, NoCNI: true, NoStart: true})
+	if socket != "" {
+		d.Socket = socket
+	}
+	n.Daemon = d
+	// Registered after the daemon's cleanup, so it runs before it: the
+	// pods are removed through the daemon while it still runs.
+	n.t.Cleanup(n.stop)
+	n.Subnet = n.writeBridgeNetwork(d.CNIDir)
+	d.Start()
+	n.Runtime, n.Image = d.Runtime, d.Image
+	return d.Socket
+
+}
+
 // writeBridgeNetwork gives the daemon a private bridge network and returns
 // its subnet: 10.223.N.0/24, routed nowhere beyond the bridge.
-func (n *Node) writeBridgeNetwork() string {
+func (n *Node) writeBridgeNetwork(cniDir string) string {
 	b := make([]byte, 1)
 	_, _ = rand.Read(b)
 	subnet := fmt.Sprintf("10.223.%d.0/24", b[0])
@@ -235,7 +256,12 @@ func (n *Node) writeBridgeNetwork() string {
    "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": %q}]], "routes": [{"dst": %q}]}},
   {"type": "portmap", "capabilities": {"portMappings": true}}]}`,
 		n.bridge, n.bridge, filepath.Join(n.Dir, "ipam"), subnet, subnet)
-	n.Daemon.WriteCNIConfig("10-kube.conflist", conf)
+	if err := os.MkdirAll(cniDir, 0o755); err != nil {
+		n.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cniDir, "10-kube.conflist"), []byte(conf), 0o644); err != nil {
+		n.t.Fatal(err)
+	}
 	return subnet
 }
 
@@ -470,13 +496,13 @@ var notFoundStatus = regexp.MustCompile(`rpc error: code = NotFound desc = conta
 // three times, and any runtime answers NotFound after the first.
 func (n *Node) alreadyRemoved(line string) bool {
 	m := notFoundStatus.FindStringSubmatch(line)
-	return m != nil && strings.Contains(n.Daemon.Log(), `msg="removed container" id=`+m[1])
+	return m != nil && n.Daemon != nil && strings.Contains(n.Daemon.Log(), `msg="removed container" id=`+m[1])
 }
 
 // RuntimePods lists the sandboxes the runtime has.
 func (n *Node) RuntimePods() []*runtimeapi.PodSandbox {
 	n.t.Helper()
-	resp, err := n.Daemon.Runtime.ListPodSandbox(framework.Ctx(n.t), &runtimeapi.ListPodSandboxRequest{})
+	resp, err := n.Runtime.ListPodSandbox(framework.Ctx(n.t), &runtimeapi.ListPodSandboxRequest{})
 	if err != nil {
 		n.t.Fatalf("ListPodSandbox: %v", err)
 	}
@@ -511,11 +537,11 @@ func (n *Node) stop() {
 	if n.t.Failed() {
 		n.t.Logf("--- kubelet log (%s) ---\n%s", n.LogPath, n.LogTail(80))
 	}
-	d := n.Daemon
-	if !d.Running() {
+	if d := n.Daemon; d != nil && !d.Running() {
 		n.t.Errorf("the daemon was not running at the end of the test: its pods may be left")
 		return
 	}
+	d := n
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	resp, err := d.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
