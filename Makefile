@@ -15,7 +15,7 @@ DEB_PKGS  += gcc libc6-dev dpkg apt
 
 crio.conf.example: FORCE
 
-.PHONY: all build test kube-test critest bench unit e2e lint install-deps install run clean help
+.PHONY: all build test kube-test kube-bench critest bench unit e2e lint install-deps install run clean help
 
 all: build
 
@@ -45,6 +45,10 @@ kube-test: ## A real kubelet (and control plane) of hack/kube's Kubernetes relea
 
 critest: ## The CRI validation suite (critest) against a fresh daemon; report in _output/critest.
 	hack/critest.sh
+
+kube-bench: ## Pod startup latency (30 pods at once through the kubelet), this runtime and Debian's containerd in one run.
+	@command -v containerd >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd
+	$(GO) test -tags "$(TAGS)" -run '^$$' -bench PodStartup -benchtime 3x -timeout 30m ./test/kube/
 
 bench: ## crio vs containerd and the no-daemon floor, same run (slow; not part of test); report in _output/bench.
 	hack/bench.sh $(BENCH_FLAGS)
