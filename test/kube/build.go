@@ -16,8 +16,11 @@ import (
 	"github.com/crio/crio/test/framework"
 )
 
-// Version is the Kubernetes release hack/kube pins.
-const Version = "v1.37.2"
+// Version is the Kubernetes release hack/kube pins, EtcdVersion its etcd.
+const (
+	Version     = "v1.37.2"
+	EtcdVersion = "3.7.0"
+)
 
 // programs maps a binary's name to the package it is built from, in
 // hack/kube's module.
@@ -27,6 +30,9 @@ var programs = map[string]string{
 	"kube-apiserver":          "k8s.io/kubernetes/cmd/kube-apiserver",
 	"kube-scheduler":          "k8s.io/kubernetes/cmd/kube-scheduler",
 	"kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+	// go build would name it after its module's major version ("v3"'s
+	// parent, "server"): it is built on its own with -o.
+	"etcd": "go.etcd.io/etcd/server/v3",
 }
 
 var (
@@ -59,14 +65,21 @@ func Binary(t testing.TB, name string) string {
 			buildErr = err
 			return
 		}
+		// One go build for the programs named after their package, so
+		// that they share the work; etcd after it.
 		args := []string{"build", "-trimpath", "-o", buildDir + "/"}
-		for _, pkg := range programs {
-			args = append(args, pkg)
+		for name, pkg := range programs {
+			if name != "etcd" {
+				args = append(args, pkg)
+			}
 		}
-		cmd := exec.Command("go", args...)
-		cmd.Dir = filepath.Join(framework.RepoRoot(), "hack", "kube")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building the Kubernetes programs (go %v in hack/kube): %v\n%s", args, err, out)
+		for _, a := range [][]string{args, {"build", "-trimpath", "-o", filepath.Join(buildDir, "etcd"), programs["etcd"]}} {
+			cmd := exec.Command("go", a...)
+			cmd.Dir = filepath.Join(framework.RepoRoot(), "hack", "kube")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("building the Kubernetes programs (go %v in hack/kube): %v\n%s", a, err, out)
+				return
+			}
 		}
 	})
 	if buildErr != nil {

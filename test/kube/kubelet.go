@@ -564,6 +564,12 @@ func (n *Node) stop() {
 		}()
 	}
 	wg.Wait()
+	// What the kubelet's pods were made of must all be gone with them.
+	if n.Daemon != nil && !n.t.Failed() {
+		if leaks := n.Check(); leaks != "" {
+			n.t.Errorf("crio check after the kubelet's pods were removed: %s", leaks)
+		}
+	}
 }
 
 // removeAll removes what the node made outside the daemon's directory.
