@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -67,7 +68,12 @@ func Binary(t testing.TB, name string) string {
 		}
 		// One go build for the programs named after their package, so
 		// that they share the work; etcd after it.
-		args := []string{"build", "-trimpath", "-o", buildDir + "/"}
+		// The release in the binaries, as Kubernetes' own build stamps it:
+		// without it they say v0.0.0-master, and the kubelet reports that
+		// to the API server as its version.
+		ldflags := fmt.Sprintf("-X k8s.io/component-base/version.gitVersion=%s -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=%s -X k8s.io/component-base/version.gitTreeState=clean",
+			Version, strings.Split(Version, ".")[1])
+		args := []string{"build", "-trimpath", "-ldflags", ldflags, "-o", buildDir + "/"}
 		for name, pkg := range programs {
 			if name != "etcd" {
 				args = append(args, pkg)
