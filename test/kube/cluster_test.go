@@ -42,6 +42,11 @@ func TestClusterWorkloads(t *testing.T) {
 	cp := StartControlPlane(t, WithNodeName("crio-node"))
 	cert, key := cp.KubeletServingCert("crio-node")
 	n := StartNode(t, NodeOptions{NodeName: "crio-node", Kubeconfig: cp.KubeletKubeconfig, ClientCA: cp.CACertFile, ServingCert: cert, ServingKey: key})
+	// kubectl wait answers NotFound until the kubelet has registered.
+	cp.WaitFor(t, 2*time.Minute, func() (bool, error) {
+		_, err := cp.Kubectl("get", "node", "crio-node")
+		return err == nil, err
+	})
 	kubectlOK(t, cp, "wait", "--for=condition=Ready", "node/crio-node", "--timeout=2m")
 
 	t.Run("deployment scales 3, 30, 0", func(t *testing.T) {
