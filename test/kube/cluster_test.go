@@ -39,9 +39,8 @@ func kubectlCmd(t *testing.T, cp *ControlPlane, args ...string) *exec.Cmd {
 // cp through the API server, the kubelet and this runtime's streaming
 // server, and a Job run to completion.
 func TestClusterWorkloads(t *testing.T) {
-	cp := StartControlPlane(t, WithNodeName("crio-node"))
-	cert, key := cp.KubeletServingCert("crio-node")
-	n := StartNode(t, NodeOptions{NodeName: "crio-node", Kubeconfig: cp.KubeletKubeconfig, ClientCA: cp.CACertFile, ServingCert: cert, ServingKey: key})
+	cp := StartControlPlane(t)
+	n := StartNode(t, NodeOptions{NodeName: "crio-node", ControlPlane: cp})
 	// kubectl wait answers NotFound until the kubelet has registered.
 	cp.WaitFor(t, 2*time.Minute, func() (bool, error) {
 		_, err := cp.Kubectl("get", "node", "crio-node")

@@ -34,9 +34,6 @@ const (
 	// controlPlaneServiceIP is the first address of the range, the
 	// "kubernetes" service's, which the serving certificate must name.
 	controlPlaneServiceIP = "10.233.0.1"
-	// defaultControlPlaneNode is StartNode's default node name, so that a
-	// node started with defaults is the one the kubelet credentials are for.
-	defaultControlPlaneNode = "crio-kube-node"
 	// certLifetime outlasts any test run; New's hour could expire under a
 	// long benchmark.
 	certLifetime = 24 * time.Hour
@@ -51,13 +48,8 @@ const (
 type ControlPlane struct {
 	Dir string
 	// Kubeconfig is the admin's (O=system:masters) kubeconfig.
-	Kubeconfig string
-	// KubeletKubeconfig is NodeName's kubelet kubeconfig
-	// (CN=system:node:NodeName, O=system:nodes): a kubelet started with it
-	// and --hostname-override=NodeName registers as that node.
-	KubeletKubeconfig string
-	NodeName          string
-	APIServerURL      string
+	Kubeconfig   string
+	APIServerURL string
 	// CACertFile signs every certificate here: a kubelet's --client-ca-file
 	// (the apiserver's client certificate) and its serving certificate's
 	// issuer, which the apiserver checks.
@@ -83,14 +75,7 @@ type ControlPlane struct {
 type ControlPlaneOption func(*controlPlaneConfig)
 
 type controlPlaneConfig struct {
-	nodeName string
-	args     map[string][]string
-}
-
-// WithNodeName makes KubeletKubeconfig for node name instead of StartNode's
-// default.
-func WithNodeName(name string) ControlPlaneOption {
-	return func(c *controlPlaneConfig) { c.nodeName = name }
+	args map[string][]string
 }
 
 // WithComponentArgs appends flags to one component's command line
@@ -126,7 +111,7 @@ func StartControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
 	if testing.Short() {
 		t.Skip("control-plane test: `make unit` (-short) starts no Kubernetes")
 	}
-	cfg := controlPlaneConfig{nodeName: defaultControlPlaneNode, args: map[string][]string{}}
+	cfg := controlPlaneConfig{args: map[string][]string{}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -142,7 +127,7 @@ func StartControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
 		t.Fatal(err)
 	}
 	cp := &ControlPlane{
-		t: t, Dir: dir, kubectl: bins["kubectl"], NodeName: cfg.nodeName,
+		t: t, Dir: dir, kubectl: bins["kubectl"],
 		ServiceCIDR: controlPlaneServiceCIDR,
 		pki:         filepath.Join(dir, "pki"),
 		LogDir:      filepath.Join(dir, "logs"),
@@ -252,7 +237,6 @@ func StartControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
 		}
 		cp.start(c.name, bins[c.name], append(args, cfg.args[c.name]...))
 	}
-	cp.KubeletKubeconfig = cp.KubeletKubeconfigFor(cp.NodeName)
 
 	cp.waitUntil(begin, "kubectl lists nodes", func() error {
 		_, err := cp.Kubectl("get", "nodes")
@@ -389,23 +373,12 @@ func (cp *ControlPlane) KubeletKubeconfigFor(node string) string {
 }
 
 // KubeletServingCert returns a serving certificate and key for node's
-// kubelet, signed by the CA the apiserver checks kubelets against. It
-// names node, localhost, the loopback addresses and every address of the
-// host's interfaces, so that whichever InternalIP the kubelet reports
-// (its --node-ip or the one it detects) verifies. Failures are fatal to
-// the test that started the control plane.
-func (cp *ControlPlane) KubeletServingCert(node string) (certFile, keyFile string) {
+// kubelet at nodeIP, its InternalIP, signed by the CA the apiserver checks
+// kubelets against. Failures are fatal to the test that started the
+// control plane.
+func (cp *ControlPlane) KubeletServingCert(node string, nodeIP net.IP) (certFile, keyFile string) {
 	cp.t.Helper()
-	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		cp.t.Fatal(err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() {
-			ips = append(ips, n.IP)
-		}
-	}
+	ips := []net.IP{net.ParseIP("127.0.0.1"), nodeIP}
 	name := "kubelet-serving-" + node
 	cp.issue(name, testcert.Spec{
 		Subject:     pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}},

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,10 +42,9 @@ type NodeOptions struct {
 	CRIOSocket bool
 	// FeatureGates are the kubelet's feature gates.
 	FeatureGates map[string]bool
-	// Kubeconfig, when set, registers the kubelet with that API server
-	// instead of running it standalone; ServingCert and ServingKey are then
-	// its HTTPS server's certificate, which the API server trusts.
-	Kubeconfig, ServingCert, ServingKey, ClientCA string
+	// ControlPlane, when set, registers the kubelet with its API server
+	// instead of running it standalone.
+	ControlPlane *ControlPlane
 	// NodeName is the kubelet's node name; default crio-kube-node.
 	NodeName string
 	// CrioConfig is extra TOML for the daemon.
@@ -70,8 +70,13 @@ type Node struct {
 	// ManifestDir is the kubelet's staticPodPath.
 	ManifestDir string
 	Name        string
+	// Address is where the kubelet's API listens: 127.0.0.1 standalone;
+	// on a node of a control plane, the pod bridge's own address, since
+	// the kubelet refuses a loopback node IP and the API server reaches
+	// the kubelet at the node's InternalIP.
+	Address string
 	// Port is the kubelet's HTTPS port; ReadOnlyPort serves /pods and
-	// /stats/summary without authentication on 127.0.0.1.
+	// /stats/summary without authentication at Address.
 	Port, ReadOnlyPort, HealthzPort int
 	// CgroupRoot is the kubelet's cgroupRoot: kubepods is made below it.
 	CgroupRoot string
@@ -162,6 +167,10 @@ func StartNode(t testing.TB, o NodeOptions) *Node {
 		socket = n.startCrio(o)
 	}
 
+	n.Address = "127.0.0.1"
+	if o.ControlPlane != nil {
+		n.Address = n.upBridge()
+	}
 	// The kubelet wants its cgroup root to exist in every hierarchy.
 	if _, err := cgroups.Create(n.CgroupRoot); err != nil {
 		t.Fatalf("creating the kubelet's cgroup root: %v", err)
@@ -177,8 +186,8 @@ func StartNode(t testing.TB, o NodeOptions) *Node {
 		"--hostname-override", n.Name,
 		"--v", "2",
 	}
-	if o.Kubeconfig != "" {
-		args = append(args, "--kubeconfig", o.Kubeconfig, "--node-ip", "127.0.0.1")
+	if o.ControlPlane != nil {
+		args = append(args, "--kubeconfig", o.ControlPlane.KubeletKubeconfigFor(n.Name), "--node-ip", n.Address)
 	}
 	logf, err := os.Create(n.LogPath)
 	if err != nil {
@@ -245,6 +254,30 @@ pause_image = "registry.k8s.io/pause:3.10"
 
 }
 
+// upBridge makes the pod bridge, with its gateway address, before any pod
+// does, and returns that address: the kubelet checks that its node IP is
+// one of the host's. The bridge plugin takes the bridge as it finds it.
+func (n *Node) upBridge() string {
+	n.t.Helper()
+	_, ipnet, err := net.ParseCIDR(n.Subnet)
+	if err != nil {
+		n.t.Fatalf("pod subnet %q: %v", n.Subnet, err)
+	}
+	gw := ipnet.IP.To4()
+	gw[3] = 1
+	ones, _ := ipnet.Mask.Size()
+	for _, args := range [][]string{
+		{"link", "add", "name", n.bridge, "type", "bridge"},
+		{"addr", "add", fmt.Sprintf("%s/%d", gw, ones), "dev", n.bridge},
+		{"link", "set", n.bridge, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			n.t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return gw.String()
+}
+
 // writeBridgeNetwork gives the daemon a private bridge network and returns
 // its subnet: 10.223.N.0/24, routed nowhere beyond the bridge.
 func (n *Node) writeBridgeNetwork(cniDir string) string {
@@ -278,7 +311,8 @@ func (n *Node) kubeletConfig(o NodeOptions, socket string) string {
   webhook: {enabled: false}
 authorization: {mode: AlwaysAllow}
 `
-	if o.Kubeconfig != "" {
+	if cp := o.ControlPlane; cp != nil {
+		cert, key := cp.KubeletServingCert(n.Name, net.ParseIP(n.Address))
 		// Only clients with a certificate of the cluster's CA (the API
 		// server's) reach the kubelet's API; what they may do is not
 		// checked, which spares the test RBAC for the API server.
@@ -287,10 +321,9 @@ authorization: {mode: AlwaysAllow}
   webhook: {enabled: false}
   x509: {clientCAFile: %q}
 authorization: {mode: AlwaysAllow}
-`, o.ClientCA)
-		if o.ServingCert != "" {
-			auth += fmt.Sprintf("tlsCertFile: %q\ntlsPrivateKeyFile: %q\n", o.ServingCert, o.ServingKey)
-		}
+tlsCertFile: %q
+tlsPrivateKeyFile: %q
+`, cp.CACertFile, cert, key)
 	}
 	maxPods := o.MaxPods
 	if maxPods == 0 {
@@ -298,7 +331,7 @@ authorization: {mode: AlwaysAllow}
 	}
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: %s
 port: %d
 readOnlyPort: %d
 healthzBindAddress: 127.0.0.1
@@ -320,7 +353,7 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
 maxPods: %d
-%s%s`, n.Port, n.ReadOnlyPort, n.HealthzPort, n.ManifestDir, socket, socket, n.CgroupRoot,
+%s%s`, n.Address, n.Port, n.ReadOnlyPort, n.HealthzPort, n.ManifestDir, socket, socket, n.CgroupRoot,
 		filepath.Join(n.Dir, "pod-logs"), maxPods, auth, gates)
 }
 
@@ -373,7 +406,7 @@ func (n *Node) RemoveManifest(name string) {
 
 // get decodes a JSON answer of the kubelet's read-only server.
 func (n *Node) get(path string, v any) error {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", n.ReadOnlyPort, path))
+	resp, err := http.Get(fmt.Sprintf("http://%s%s", net.JoinHostPort(n.Address, strconv.Itoa(n.ReadOnlyPort)), path))
 	if err != nil {
 		return err
 	}
