@@ -57,6 +57,8 @@ type Server struct {
 	stream *streaming.Server
 	// nri relays lifecycle events to NRI plugins; nil when NRI is off.
 	nri *nri.Runtime
+	// storageDriver and storageRoot are the store's, for the inspect API.
+	storageDriver, storageRoot string
 }
 
 // Options carries what the server is built from.
@@ -94,6 +96,9 @@ func New(opts Options) (*Server, error) {
 		if err := s.restoreSandboxes(); err != nil {
 			return nil, err
 		}
+	}
+	if opts.Store != nil {
+		s.storageDriver, s.storageRoot = opts.Store.GraphDriverName(), opts.Store.GraphRoot()
 	}
 	if opts.Store != nil && opts.Images != nil {
 		m, err := container.New(container.Options{

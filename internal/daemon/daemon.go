@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,11 +17,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/soheilhy/cmux"
 	"google.golang.org/grpc"
 
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/image"
+	"github.com/crio/crio/internal/inspect"
 	"github.com/crio/crio/internal/metrics"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/nri"
@@ -171,14 +174,13 @@ func Run(ctx context.Context, o Options) error {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- g.Serve(lis) }()
+	serveErr := serveSocket(lis, g, inspect.Handler(srv, log))
 	log.Info("serving CRI", "socket", cfg.API.Listen)
 
 	for {
 		select {
 		case err := <-serveErr:
-			return fmt.Errorf("gRPC server stopped: %w", err)
+			return fmt.Errorf("serving the CRI socket stopped: %w", err)
 		case <-ctx.Done():
 			shutdown(log, g, live.Get().API.ShutdownGracePeriod.Std())
 			cleanStop = true
@@ -194,6 +196,33 @@ func Run(ctx context.Context, o Options) error {
 			return nil
 		}
 	}
+}
+
+// serveSocket serves gRPC on lis and, beside it, the inspect API's
+// HTTP/1, as CRI-O does: a connection is HTTP/1 when it opens with a
+// method name; gRPC opens with HTTP/2's preface. The channel gets the
+// first error that stops either; closing the gRPC server closes lis and so
+// ends both.
+func serveSocket(lis net.Listener, g *grpc.Server, inspectAPI http.Handler) <-chan error {
+	m := cmux.New(lis)
+	httpL := m.Match(cmux.HTTP1Fast())
+	grpcL := m.Match(cmux.Any())
+	h := &http.Server{Handler: inspectAPI, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 3)
+	go func() { errc <- g.Serve(grpcL) }()
+	go func() {
+		if err := h.Serve(httpL); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, cmux.ErrListenerClosed) {
+			errc <- fmt.Errorf("inspect API: %w", err)
+		}
+	}()
+	go func() {
+		err := m.Serve()
+		h.Close()
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			errc <- fmt.Errorf("CRI socket: %w", err)
+		}
+	}()
+	return errc
 }
 
 // shutdown stops accepting RPCs, lets in-flight ones finish within grace,
