@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -84,6 +86,8 @@ type Node struct {
 	Subnet  string
 	LogPath string
 	bridge  string
+	// crioRunDir holds the daemon's socket on a CRIOSocket node.
+	crioRunDir string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -166,6 +170,9 @@ func StartNode(t testing.TB, o NodeOptions) *Node {
 	} else {
 		socket = n.startCrio(o)
 	}
+	if n.crioRunDir != "" {
+		socket = CRIOSocket // where the kubelet sees it
+	}
 
 	n.Address = "127.0.0.1"
 	if o.ControlPlane != nil {
@@ -193,7 +200,7 @@ func StartNode(t testing.TB, o NodeOptions) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.cmd = exec.Command(kubelet, args...)
+	n.cmd = n.kubeletCmd(kubelet, args)
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf
 	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := n.cmd.Start(); err != nil {
@@ -206,6 +213,26 @@ func StartNode(t testing.TB, o NodeOptions) *Node {
 		t.Fatalf("kubelet not healthy: %v\n--- kubelet log ---\n%s", err, n.LogTail(60))
 	}
 	return n
+}
+
+// kubeletCmd is the kubelet's command: on a CRIOSocket node, run in a
+// mount namespace of its own where the daemon's run directory is mounted
+// on CRIOSocket's directory. The kubelet makes no mounts on such a node
+// (its test pods have no volumes), so nothing it does is lost to the
+// daemon.
+func (n *Node) kubeletCmd(kubelet string, args []string) *exec.Cmd {
+	if n.crioRunDir == "" {
+		return exec.Command(kubelet, args...)
+	}
+	target := filepath.Dir(CRIOSocket)
+	if _, err := os.Stat(target); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(target, 0o755); err != nil {
+			n.t.Fatal(err)
+		}
+		n.t.Cleanup(func() { _ = os.Remove(target) })
+	}
+	script := `mount --bind "$0" "$1" && shift && exec "$@"`
+	return exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "--", "sh", "-c", script, n.crioRunDir, target, kubelet}, args...)...)
 }
 
 // startCrio starts the daemon under test and returns its socket.
@@ -228,15 +255,11 @@ pause_image = "registry.k8s.io/pause:3.10"
 `, regConf, policy, o.CrioConfig)
 	var socket string
 	if o.CRIOSocket {
-		socket = CRIOSocket
-		if c, err := net.DialTimeout("unix", socket, time.Second); err == nil {
-			c.Close()
-			n.t.Fatalf("%s is served by another process: stop it to run this test", socket)
-		}
-		if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
-			n.t.Fatal(err)
-		}
-		// A drop-in after the framework's, so it wins.
+		// The daemon listens in its directory; the kubelet, in a mount
+		// namespace of its own, finds it at CRIOSocket (see kubeletCmd),
+		// so that a daemon serving this host's real socket is left alone.
+		n.crioRunDir = filepath.Join(n.Dir, "run", "crio")
+		socket = filepath.Join(n.crioRunDir, filepath.Base(CRIOSocket))
 		conf = fmt.Sprintf("[crio.api]\nlisten = %q\n", socket) + conf
 	}
 	d := framework.NewDaemon(n.t, framework.Options{Config: conf, NoCNI: true, NoStart: true})
