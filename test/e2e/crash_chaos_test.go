@@ -15,7 +15,6 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/test/framework"
 )
@@ -42,7 +41,7 @@ func TestCrashAtEveryStepLeavesNothingBehind(t *testing.T) {
 	newBridgeNet(t, d)
 	waitNetworkReady(t, d)
 	parent := fmt.Sprintf("/crio-chaos-%d", time.Now().UnixNano())
-	t.Cleanup(func() { removeCgroupTree(parent) })
+	t.Cleanup(func() { framework.RemoveCgroupTree(parent) })
 
 	// Containers that run through every crash.
 	keep := map[string]bool{}
@@ -170,22 +169,4 @@ func podLifecycle(d *framework.Daemon, i int, parent string) error {
 	}
 	_, err = rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.PodSandboxId})
 	return err
-}
-
-// removeCgroupTree removes a test's cgroup parent in every hierarchy,
-// deepest first.
-func removeCgroupTree(rel string) {
-	hier, _ := cgroups.Hierarchies()
-	for _, h := range hier {
-		var dirs []string
-		_ = filepath.WalkDir(filepath.Join(h, rel), func(p string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				dirs = append(dirs, p)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			_ = os.Remove(dirs[i])
-		}
-	}
 }

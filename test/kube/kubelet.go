@@ -636,7 +636,7 @@ func (n *Node) stop() {
 func (n *Node) removeAll() {
 	unmountUnder(n.Dir)
 	removeLogLinks(n.Dir)
-	removeCgroupTree(n.CgroupRoot)
+	framework.RemoveCgroupTree(n.CgroupRoot)
 	if n.bridge != "" {
 		_ = exec.Command("ip", "link", "del", n.bridge).Run()
 	}
@@ -678,27 +678,5 @@ func removeLogLinks(dir string) {
 		if target, err := os.Readlink(p); err == nil && strings.HasPrefix(target, dir+"/") {
 			_ = os.Remove(p)
 		}
-	}
-}
-
-// removeCgroupTree removes the cgroup rel and everything below it in every
-// hierarchy, deepest first: the kubelet's kubepods tree under its root.
-func removeCgroupTree(rel string) {
-	if rel == "" || rel == "/" {
-		return
-	}
-	hs, err := cgroups.Hierarchies()
-	if err != nil {
-		return
-	}
-	for _, h := range hs {
-		var dirs []string
-		_ = filepath.WalkDir(filepath.Join(h, rel), func(p string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				dirs = append(dirs, p)
-			}
-			return nil
-		})
-		_ = cgroups.Remove(dirs)
 	}
 }
