@@ -296,12 +296,19 @@ func TestCrictlExec(t *testing.T) {
 		p := startPTY(t, e.crictlCmd(t, "exec", "-it", id, "sh"), 30, 90)
 		p.send(t, "stty size; echo sum=$((6*7))\n")
 		p.expect(t, "sum=42")
+		// The first size travels on the resize stream beside stdin, so a
+		// shell quick off the mark may still see 0x0 (stty then fails).
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(p.output(), "30 90") && time.Now().Before(deadline) {
+			p.send(t, "stty size\n")
+			time.Sleep(300 * time.Millisecond)
+		}
 		p.expect(t, "30 90")
 		if err := pty.Setsize(p.tty, &pty.Winsize{Rows: 44, Cols: 120}); err != nil {
 			t.Fatal(err)
 		}
 		// crictl sends the new size when its terminal signals SIGWINCH.
-		deadline := time.Now().Add(10 * time.Second)
+		deadline = time.Now().Add(10 * time.Second)
 		for !strings.Contains(p.output(), "44 120") && time.Now().Before(deadline) {
 			p.send(t, "stty size\n")
 			time.Sleep(300 * time.Millisecond)
