@@ -23,14 +23,9 @@ func kubectlOK(t *testing.T, cp *ControlPlane, args ...string) string {
 	t.Helper()
 	out, err := cp.Kubectl(args...)
 	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("%v\n%s", err, out)
 	}
 	return out
-}
-
-// kubectlCmd is kubectl as a command a test can stream from.
-func kubectlCmd(t *testing.T, cp *ControlPlane, args ...string) *exec.Cmd {
-	return exec.Command(Binary(t, "kubectl"), append([]string{"--kubeconfig", cp.Kubeconfig, "--cache-dir", filepath.Join(cp.Dir, "kubectl-cache")}, args...)...)
 }
 
 // TestClusterWorkloads registers a kubelet on this runtime with a real
@@ -42,9 +37,9 @@ func TestClusterWorkloads(t *testing.T) {
 	cp := StartControlPlane(t)
 	n := StartNode(t, NodeOptions{NodeName: "crio-node", ControlPlane: cp})
 	// kubectl wait answers NotFound until the kubelet has registered.
-	cp.WaitFor(t, 2*time.Minute, func() (bool, error) {
+	cp.waitUntil(time.Now(), "node crio-node has registered", func() error {
 		_, err := cp.Kubectl("get", "node", "crio-node")
-		return err == nil, err
+		return err
 	})
 	kubectlOK(t, cp, "wait", "--for=condition=Ready", "node/crio-node", "--timeout=2m")
 
@@ -90,7 +85,7 @@ func TestClusterWorkloads(t *testing.T) {
 	t.Run("logs -f", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cmd := kubectlCmd(t, cp, "logs", "-f", "tools")
+		cmd := cp.KubectlCommand(t.Context(), "logs", "-f", "tools")
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -119,7 +114,7 @@ func TestClusterWorkloads(t *testing.T) {
 	})
 
 	t.Run("attach", func(t *testing.T) {
-		cmd := kubectlCmd(t, cp, "attach", "-i", "talker")
+		cmd := cp.KubectlCommand(t.Context(), "attach", "-i", "talker")
 		in, _ := cmd.StdinPipe()
 		out, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
@@ -154,7 +149,7 @@ func TestClusterWorkloads(t *testing.T) {
 	})
 
 	t.Run("port-forward", func(t *testing.T) {
-		cmd := kubectlCmd(t, cp, "port-forward", "pod/web", "0:80")
+		cmd := cp.KubectlCommand(t.Context(), "port-forward", "pod/web", "0:80")
 		out, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -53,9 +52,8 @@ type ControlPlane struct {
 	// CACertFile signs every certificate here: a kubelet's --client-ca-file
 	// (the apiserver's client certificate) and its serving certificate's
 	// issuer, which the apiserver checks.
-	CACertFile  string
-	ServiceCIDR string
-	EtcdURL     string
+	CACertFile string
+	EtcdURL    string
 	// SchedulerURL and ControllerManagerURL are the secure ports
 	// (https://127.0.0.1:port), serving /healthz.
 	SchedulerURL, ControllerManagerURL string
@@ -69,20 +67,6 @@ type ControlPlane struct {
 	caKey   *ecdsa.PrivateKey
 	client  *http.Client // the admin's, trusting the CA
 	procs   []*cpProcess
-}
-
-// ControlPlaneOption changes how StartControlPlane sets things up.
-type ControlPlaneOption func(*controlPlaneConfig)
-
-type controlPlaneConfig struct {
-	args map[string][]string
-}
-
-// WithComponentArgs appends flags to one component's command line
-// ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
-// feature gates, say. A flag given twice takes its last value.
-func WithComponentArgs(component string, args ...string) ControlPlaneOption {
-	return func(c *controlPlaneConfig) { c.args[component] = append(c.args[component], args...) }
 }
 
 // cpProcess is one component; done closes once it has exited.
@@ -106,14 +90,10 @@ func (p *cpProcess) exited() bool {
 // are healthy and the controller-manager has made namespace default's
 // service account (without it the first pods are refused). It skips under
 // -short.
-func StartControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
+func StartControlPlane(t testing.TB) *ControlPlane {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("control-plane test: `make unit` (-short) starts no Kubernetes")
-	}
-	cfg := controlPlaneConfig{args: map[string][]string{}}
-	for _, o := range opts {
-		o(&cfg)
 	}
 	// Build before any directory is made, so a build failure leaves nothing.
 	bins := map[string]string{}
@@ -128,9 +108,8 @@ func StartControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
 	}
 	cp := &ControlPlane{
 		t: t, Dir: dir, kubectl: bins["kubectl"],
-		ServiceCIDR: controlPlaneServiceCIDR,
-		pki:         filepath.Join(dir, "pki"),
-		LogDir:      filepath.Join(dir, "logs"),
+		pki:    filepath.Join(dir, "pki"),
+		LogDir: filepath.Join(dir, "logs"),
 	}
 	t.Cleanup(cp.cleanup)
 	for _, d := range []string{cp.pki, cp.LogDir} {
@@ -150,7 +129,7 @@ func StartControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
 	p := func(name string) string { return filepath.Join(cp.pki, name) }
 
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
-	cp.start("etcd", bins["etcd"], append([]string{
+	cp.start("etcd", bins["etcd"], []string{
 		"--name=cp",
 		"--data-dir=" + filepath.Join(dir, "etcd"),
 		"--listen-client-urls=" + cp.EtcdURL, "--advertise-client-urls=" + cp.EtcdURL,
@@ -159,7 +138,7 @@ func StartControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
 		// The data is thrown away with Dir: waiting for the disk only slows
 		// every write the apiserver makes.
 		"--unsafe-no-fsync=true",
-	}, cfg.args["etcd"]...))
+	})
 	cp.waitUntil(begin, "etcd is healthy", func() error {
 		body, err := cp.Get(cp.EtcdURL + "/health")
 		if err != nil {
@@ -171,7 +150,7 @@ func StartControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
 		return nil
 	})
 
-	cp.start("kube-apiserver", bins["kube-apiserver"], append([]string{
+	cp.start("kube-apiserver", bins["kube-apiserver"], []string{
 		"--etcd-servers=" + cp.EtcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", apiPort),
@@ -195,7 +174,7 @@ func StartControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
 		"--allow-privileged=true",
 		"--profiling=false",
 		"--v=2",
-	}, cfg.args["kube-apiserver"]...))
+	})
 	cp.writeKubeconfig("admin.kubeconfig", "admin")
 	cp.Kubeconfig = filepath.Join(dir, "admin.kubeconfig")
 	// The controller-manager and the scheduler exit at once when they
@@ -235,7 +214,7 @@ func StartControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
 				"--allocate-node-cidrs=false",
 			)
 		}
-		cp.start(c.name, bins[c.name], append(args, cfg.args[c.name]...))
+		cp.start(c.name, bins[c.name], args)
 	}
 
 	cp.waitUntil(begin, "kubectl lists nodes", func() error {
@@ -388,33 +367,25 @@ func (cp *ControlPlane) KubeletServingCert(node string, nodeIP net.IP) (certFile
 	return filepath.Join(cp.pki, name+".crt"), filepath.Join(cp.pki, name+".key")
 }
 
+// KubectlCommand is kubectl as the admin, for a caller that streams its
+// input or output.
+func (cp *ControlPlane) KubectlCommand(ctx context.Context, args ...string) *exec.Cmd {
+	// Its own discovery cache: never the host user's ~/.kube.
+	return exec.CommandContext(ctx, cp.kubectl, append([]string{"--kubeconfig=" + cp.Kubeconfig, "--cache-dir=" + filepath.Join(cp.Dir, "kubectl-cache")}, args...)...)
+}
+
 // Kubectl runs kubectl as the admin and returns its standard output; the
 // error carries its standard error.
 func (cp *ControlPlane) Kubectl(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	// Its own discovery cache: never the host user's ~/.kube.
-	full := append([]string{"--kubeconfig=" + cp.Kubeconfig, "--cache-dir=" + filepath.Join(cp.Dir, "kubectl-cache")}, args...)
-	cmd := exec.CommandContext(ctx, cp.kubectl, full...)
+	cmd := cp.KubectlCommand(ctx, args...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
-}
-
-// KubectlJSON runs kubectl with args and -o json and decodes its output
-// into v.
-func (cp *ControlPlane) KubectlJSON(v any, args ...string) error {
-	out, err := cp.Kubectl(append(args, "-o", "json")...)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal([]byte(out), v); err != nil {
-		return fmt.Errorf("decoding kubectl %s: %w", strings.Join(args, " "), err)
-	}
-	return nil
 }
 
 // Get fetches url (the apiserver's, etcd's or a component's) as the admin,
@@ -436,28 +407,6 @@ func (cp *ControlPlane) Get(url string) (string, error) {
 	return string(body), nil
 }
 
-// WaitFor polls cond until it reports true, failing t after timeout with
-// cond's last error, or at once if a component has died meanwhile.
-func (cp *ControlPlane) WaitFor(t testing.TB, timeout time.Duration, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last error
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		last = err
-		if p := cp.dead(); p != nil {
-			t.Fatalf("%s exited (%v) while waiting; last error: %v\n%s", p.name, p.cmd.ProcessState, last, logTail(p.log, 30))
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s; last error: %v", timeout, last)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // waitUntil polls cond until it returns nil, failing the test when a
 // component exits or controlPlaneTimeout after begin.
 func (cp *ControlPlane) waitUntil(begin time.Time, what string, cond func() error) {
@@ -471,7 +420,7 @@ func (cp *ControlPlane) waitUntil(begin time.Time, what string, cond func() erro
 			cp.t.Fatalf("waiting until %s: %s exited: %v (last error: %v)", what, p.name, p.cmd.ProcessState, err)
 		}
 		if time.Since(begin) > controlPlaneTimeout {
-			cp.t.Fatalf("control plane not up after %s: %s: %v", controlPlaneTimeout, what, err)
+			cp.t.Fatalf("waited %s until %s: %v", controlPlaneTimeout, what, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
