@@ -15,7 +15,7 @@ DEB_PKGS  += gcc libc6-dev dpkg apt
 
 crio.conf.example: FORCE
 
-.PHONY: all build test kube-test kube-bench critest bench unit e2e lint install-deps install run clean help
+.PHONY: all build test kube-test kube-bench critest bench unit e2e lint install-deps install run clean clean-test-host help
 
 all: build
 
@@ -86,6 +86,9 @@ crio.conf.example: bin/crio ## Regenerate the example config from the code's def
 
 clean:
 	rm -rf bin
+
+clean-test-host: ## Remove what killed test runs left on this host (processes, mounts, cgroups, bridges under the tests' names).
+	hack/clean-test-host.sh
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
