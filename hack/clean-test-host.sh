@@ -5,8 +5,8 @@
 # walks every cgroup on the host and asks the runtime about each crio-<id>
 # one it finds (3 s per unknown container), so a node with stale cgroups
 # never became ready. Only what the test harness names is touched:
-# /tmp/crio-{e2e,kube,bin}-*, cgroups /crio-kube-*, bridges ckube*, and
-# containerd's /run/netns/cni-* pins that no process uses.
+# /tmp/crio-{e2e,kube,bin}-*, cgroups /crio-kube-*, bridges ckube*,
+# /var/log/containers links into the test directories, and containerd's /run/netns/cni-* pins that no process uses.
 set -uo pipefail
 shopt -s nullglob
 
@@ -42,6 +42,12 @@ if ((${#pins[@]})); then
 		rm -f "$f" 2>/dev/null
 	done
 fi
+
+# The kubelets' log links (the kubelet's garbage collector asks the runtime
+# about every container a link names).
+for l in /var/log/containers/*; do
+	[[ $(readlink "$l") == /tmp/crio-kube-* ]] && rm -f "$l"
+done
 
 find /sys/fs/cgroup -depth -type d -path '*/crio-kube-*' -exec rmdir {} + 2>/dev/null
 

@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"os"
+	"path"
 	"path/filepath"
 	"testing"
 
@@ -20,9 +21,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// BenchmarkPullInProcess pulls crio-test/multilayer straight through
-// Service.Pull (no gRPC, no daemon), so that a CPU profile of the pull
-// can be taken with -cpuprofile.
+// BenchmarkPullInProcess pulls a one-layer busybox image and
+// crio-test/multilayer straight through Service.Pull (no gRPC, no daemon),
+// so that a CPU profile or an strace of the pull can be taken.
 func BenchmarkPullInProcess(b *testing.B) {
 	reg, err := testregistry.Start(context.Background(), testregistry.Options{})
 	if err != nil {
@@ -40,16 +41,20 @@ func BenchmarkPullInProcess(b *testing.B) {
 		c.Image.RegistriesConf = regConf
 		c.Image.SignaturePolicy = policy
 	})
-	ref := reg.Ref(testregistry.MultiLayerImage)
-	for b.Loop() {
-		id, err := svc.Pull(context.Background(), ref, PullOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		if _, err := svc.store.DeleteImage(id, true); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
+	for _, name := range []string{testregistry.BusyboxImage, testregistry.MultiLayerImage} {
+		ref := reg.Ref(name)
+		b.Run(path.Base(name), func(b *testing.B) {
+			for b.Loop() {
+				id, err := svc.Pull(context.Background(), ref, PullOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if _, err := svc.store.DeleteImage(id, true); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
 	}
 }
