@@ -11,12 +11,14 @@ set -uo pipefail
 shopt -s nullglob
 
 dirs=(/tmp/crio-e2e-* /tmp/crio-kube-* /tmp/crio-bin-*)
+# The same directories, as a pattern for command lines and mount points.
+testdirs='/tmp/crio-\(e2e\|kube\|bin\)-'
 
 # Processes: whatever runs from a test directory (daemons, conmon, kubelets,
 # containerd) and whatever sits in a test cgroup (the containers).
 pids=$(
 	for p in /proc/[0-9]*; do
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q '/tmp/crio-\(e2e\|kube\|bin\)-' && echo "${p#/proc/}"
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "$testdirs" && echo "${p#/proc/}"
 	done
 	find /sys/fs/cgroup -path '*/crio-kube-*' -name cgroup.procs -exec cat {} + 2>/dev/null
 )
@@ -28,7 +30,7 @@ if [[ -n $pids ]]; then
 fi
 
 # Mounts below the test directories, deepest first.
-awk '{print $5}' /proc/self/mountinfo | grep '^/tmp/crio-\(e2e\|kube\)-' | sort -r |
+awk '{print $5}' /proc/self/mountinfo | grep "^$testdirs" | sort -r |
 	while read -r m; do umount -l "$m" 2>/dev/null; done
 
 # containerd's pinned pod network namespaces that no process is in any more.
