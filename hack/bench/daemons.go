@@ -40,6 +40,8 @@ type daemon struct {
 	monitors func() map[string][]int
 	// pprofSock is crio's metrics socket when profiling is on.
 	pprofSock string
+	// cfg is crio's configuration file (SIGHUP re-reads it).
+	cfg string
 }
 
 // conflist is the CNI network both runtimes and the floor use: a private
@@ -84,6 +86,7 @@ signature_policy = %q
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
+	d.cfg = cfg
 	d.cmd = exec.Command(o.crio, "--config", cfg, "--config-dir", "")
 	d.monitors = func() map[string][]int {
 		m := map[string][]int{}

@@ -32,6 +32,7 @@ import (
 type options struct {
 	repo, crio, containerd, runc, out, critest string
 	n, par, pods, listN, execN                 int
+	pullN, pullBigN                            int
 	profile, skipList, skipFloor, keep         bool
 }
 
@@ -45,6 +46,8 @@ type row struct {
 	Ratio      float64  `json:"ratio"`
 	Floor      *float64 `json:"floor,omitempty"`
 	Note       string   `json:"note,omitempty"`
+	// CrioOnly rows have no containerd figure (crio's own log).
+	CrioOnly bool `json:"crioOnly,omitempty"`
 }
 
 type report struct {
@@ -67,6 +70,8 @@ func main() {
 	flag.IntVar(&o.pods, "pods", 50, "running pods for the footprint and list figures")
 	flag.IntVar(&o.listN, "list-n", 50, "calls per list RPC")
 	flag.IntVar(&o.execN, "exec-n", 30, "ExecSync calls")
+	flag.IntVar(&o.pullN, "pull-n", 10, "cold pulls of the one-layer busybox image per daemon (0 skips)")
+	flag.IntVar(&o.pullBigN, "pull-big-n", 5, "cold pulls of the big many-layer image per daemon (0 skips, and the registry does not build it)")
 	flag.BoolVar(&o.profile, "profile", false, "serve crio's /debug/pprof and save CPU and heap profiles in -out")
 	flag.BoolVar(&o.skipList, "skip-list", false, "skip the 500-container list figures")
 	flag.BoolVar(&o.skipFloor, "skip-floor", false, "skip the no-daemon floor")
@@ -97,7 +102,7 @@ func run(o *options) (retErr error) {
 	}
 	log.Printf("work directory %s", work)
 
-	reg, err := testregistry.Start(ctx, testregistry.Options{})
+	reg, err := testregistry.Start(ctx, registryOptions(o))
 	if err != nil {
 		return err
 	}
@@ -135,7 +140,7 @@ func run(o *options) (retErr error) {
 		}
 	}
 	rep := &report{Date: time.Now().UTC().Format(time.RFC3339), Spawns: map[string]any{},
-		Options: map[string]any{"n": o.n, "par": o.par, "pods": o.pods, "runc": o.runc, "crio": o.crio, "containerd": o.containerd}}
+		Options: map[string]any{"n": o.n, "par": o.par, "pods": o.pods, "pullN": o.pullN, "pullBigN": o.pullBigN, "runc": o.runc, "crio": o.crio, "containerd": o.containerd}}
 	if v, err := c.rt.Version(ctx, &runtimeapi.VersionRequest{}); err == nil {
 		rep.Options["crioVersion"] = v.RuntimeVersion
 	}
@@ -370,6 +375,13 @@ func run(o *options) (retErr error) {
 		removePods(ctx, d, running[d.name])
 	}
 
+	addCrio := func(section, metric, unit string, cv float64, note string) {
+		rep.Rows = append(rep.Rows, row{Section: section, Metric: metric, Unit: unit, Crio: cv, Note: note, CrioOnly: true})
+	}
+	if err := pullSection(ctx, reg.Addr, c, k, pullCases(o), add, addCrio); err != nil {
+		return err
+	}
+
 	if o.critest != "" {
 		if err := critestBenchmark(ctx, o, work, both, add); err != nil {
 			log.Printf("critest -benchmark: %v", err)
@@ -417,6 +429,9 @@ func writeReport(o *options, rep *report) error {
 		}
 		if r.Crio != 0 || r.Containerd != 0 {
 			cv, kv = num(r.Crio), num(r.Containerd)
+		}
+		if r.CrioOnly {
+			cv, kv = num(r.Crio), "-"
 		}
 		fmt.Fprintf(&md, "| %s | %s | %s | %s | %s | %s | %s |\n", r.Metric, r.Unit, cv, kv, ratio, fl, r.Note)
 	}
