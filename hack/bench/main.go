@@ -375,10 +375,8 @@ func run(o *options) (retErr error) {
 		removePods(ctx, d, running[d.name])
 	}
 
-	addCrio := func(section, metric, unit string, cv float64, note string) {
-		rep.Rows = append(rep.Rows, row{Section: section, Metric: metric, Unit: unit, Crio: cv, Note: note, CrioOnly: true})
-	}
-	if err := pullSection(ctx, reg.Addr, c, k, pullCases(o), add, addCrio); err != nil {
+	addRow := func(r row) { rep.Rows = append(rep.Rows, r) }
+	if err := pullSection(ctx, reg.Addr, c, k, pullCases(o), add, addRow); err != nil {
 		return err
 	}
 

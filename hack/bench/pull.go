@@ -61,7 +61,7 @@ type layerID struct{ digest, diffID string }
 // may be built on its layer) and pulled back at the end.
 func pullSection(ctx context.Context, regAddr string, c, k *daemon, cases []pullCase,
 	add func(section, metric, unit string, cv, kv float64, floor *float64, note string),
-	addCrio func(section, metric, unit string, cv float64, note string),
+	addRow func(row),
 ) error {
 	both := []*daemon{c, k}
 	if err := crioLogLevel(c, "info"); err != nil {
@@ -124,7 +124,9 @@ func pullSection(ctx context.Context, regAddr string, c, k *daemon, cases []pull
 		}
 		add(section, "PullImage "+pc.label+" p50", "ms", ms(percentile(rc.rpc, 0.5)), ms(percentile(rk.rpc, 0.5)), nil, note)
 		add(section, "PullImage "+pc.label+" p90", "ms", ms(percentile(rc.rpc, 0.9)), ms(percentile(rk.rpc, 0.9)), nil, "")
-		add(section, pc.label+": disk left after RemoveImage, max", "MiB", rc.leftMiB, rk.leftMiB, nil, "growth of the daemon's directories over the round (metadata databases)")
+		// No ratio: both should be about zero.
+		addRow(row{Section: section, Metric: pc.label + ": disk left after RemoveImage, max", Unit: "MiB", Crio: rc.leftMiB, Containerd: rk.leftMiB,
+			Note: "growth of the daemon's directory over a round (metadata databases)"})
 		var dur, fetch, dec, commit []time.Duration
 		for _, t := range rc.split {
 			if t.ok {
@@ -136,10 +138,13 @@ func pullSection(ctx context.Context, regAddr string, c, k *daemon, cases []pull
 			continue
 		}
 		splitNote := fmt.Sprintf("crio only, from its \"pulled image\" log line (%d of %d pulls); the phases may overlap", len(fetch), len(rc.split))
-		addCrio(section, pc.label+": crio logged duration p50", "ms", ms(percentile(dur, 0.5)), splitNote)
-		addCrio(section, pc.label+": crio fetch p50", "ms", ms(percentile(fetch, 0.5)), "")
-		addCrio(section, pc.label+": crio decompress p50", "ms", ms(percentile(dec, 0.5)), "")
-		addCrio(section, pc.label+": crio commit p50", "ms", ms(percentile(commit, 0.5)), "")
+		for _, f := range []struct {
+			what string
+			ds   []time.Duration
+		}{{"logged duration", dur}, {"fetch", fetch}, {"decompress", dec}, {"commit", commit}} {
+			addRow(row{Section: section, Metric: pc.label + ": crio " + f.what + " p50", Unit: "ms", Crio: ms(percentile(f.ds, 0.5)), Note: splitNote, CrioOnly: true})
+			splitNote = ""
+		}
 	}
 	return nil
 }
