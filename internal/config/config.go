@@ -114,6 +114,7 @@ type ImageConfig struct {
 	BigFilesTemporaryDir string   `toml:"big_files_temporary_dir" doc:"Where pulls stage large files; empty uses the storage's temporary directory."`
 	PullProgressTimeout  Duration `toml:"pull_progress_timeout" doc:"A pull with no progress for this long is cancelled; 0 disables."`
 	ShortNameMode        string   `toml:"short_name_mode" doc:"Short-name resolution: \"enforcing\" or \"disabled\"."`
+	MaxParallelDownloads int      `toml:"max_parallel_downloads" doc:"Layers of one pull downloaded at once; 0 uses 6."`
 }
 
 // NetworkConfig is [crio.network].
@@ -207,13 +208,14 @@ func Default() *Config {
 			RestrictOOMScoreAdj:      true,
 		},
 		Image: ImageConfig{
-			DefaultTransport:    "docker://",
-			PauseImage:          "registry.k8s.io/pause:3.10",
-			PauseCommand:        "/pause",
-			ImageVolumes:        "mkdir",
-			SignaturePolicyDir:  "/etc/crio/policies",
-			PullProgressTimeout: 0,
-			ShortNameMode:       "enforcing",
+			DefaultTransport:     "docker://",
+			PauseImage:           "registry.k8s.io/pause:3.10",
+			PauseCommand:         "/pause",
+			ImageVolumes:         "mkdir",
+			SignaturePolicyDir:   "/etc/crio/policies",
+			PullProgressTimeout:  0,
+			MaxParallelDownloads: 6,
+			ShortNameMode:        "enforcing",
 		},
 		Network: NetworkConfig{
 			NetworkDir: "/etc/cni/net.d/",

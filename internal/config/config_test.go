@@ -167,6 +167,7 @@ func TestValidationErrors(t *testing.T) {
 		{"pause image", "[crio.image]\npause_image = \"\"", "crio.image.pause_image"},
 		{"image volumes", "[crio.image]\nimage_volumes = \"copy\"", "crio.image.image_volumes"},
 		{"short names", "[crio.image]\nshort_name_mode = \"guess\"", "crio.image.short_name_mode"},
+		{"parallel downloads", "[crio.image]\nmax_parallel_downloads = -1", "crio.image.max_parallel_downloads"},
 		{"pinned pattern", "[crio.image]\npinned_images = [\"a*b*\"]", "crio.image.pinned_images"},
 		{"network dir", "[crio.network]\nnetwork_dir = \"net.d\"", "crio.network.network_dir"},
 		{"plugin dirs", "[crio.network]\nplugin_dirs = []", "crio.network.plugin_dirs"},

@@ -186,6 +186,9 @@ func validate(c *Config) []*FieldError {
 	default:
 		bad("crio.image.short_name_mode", "%q is not \"enforcing\" or \"disabled\"", im.ShortNameMode)
 	}
+	if im.MaxParallelDownloads < 0 {
+		bad("crio.image.max_parallel_downloads", "may not be negative")
+	}
 	if im.PullProgressTimeout < 0 {
 		bad("crio.image.pull_progress_timeout", "may not be negative")
 	}
