@@ -167,21 +167,54 @@ func (s *Service) pullOne(ctx context.Context, named reference.Named, cfg *confi
 	// Read and vet the config before anything is written, then copy the
 	// exact manifest that was vetted (by digest), so a registry cannot
 	// swap it between the check and the copy.
-	pinned, err := s.vet(ctx, srcRef, sys)
+	v, err := s.vet(ctx, srcRef, sys)
 	if err != nil {
 		return "", classify(named, err)
 	}
+	defer v.Close()
+	s.log.Info("pulling image", "image", named.String())
+	start := time.Now()
+	parallel := cfg.Image.MaxParallelDownloads
+	if parallel <= 0 {
+		parallel = defaultParallelDownloads
+	}
+	if directReason(v, policy) == "" {
+		allowed, err := pc.IsRunningImageAllowed(ctx, iimage.UnparsedInstance(v.src, nil))
+		if !allowed || err != nil {
+			if err == nil {
+				err = errors.New("the signature policy refuses it")
+			}
+			return "", classify(named, err)
+		}
+		touch := func() {}
+		if progress != nil {
+			touch = func() {
+				select {
+				case progress <- types.ProgressProperties{}:
+				default:
+				}
+			}
+		}
+		id, times, err := s.pullDirect(ctx, v, named, sys, parallel, touch)
+		if err != nil {
+			return "", classify(named, err)
+		}
+		failpoint.Hit(failpoint.ImagePullAfterCopy)
+		s.log.Info("pulled image", "image", named.String(), "id", id, "duration", time.Since(start).Round(time.Millisecond),
+			"fetch", times.fetch.Round(time.Microsecond), "decompress", times.decompress.Round(time.Microsecond), "commit", times.commit.Round(time.Microsecond))
+		return id, nil
+	}
+	s.log.Debug("pulling through go.podman.io/image's copy", "image", named.String(), "because", directReason(v, policy))
 	destRef, err := istorage.Transport.NewStoreReference(s.store, named, "")
 	if err != nil {
 		return "", fmt.Errorf("storage reference for %s: %w", named, err)
 	}
-	s.log.Info("pulling image", "image", named.String())
-	start := time.Now()
-	_, err = copy.Image(ctx, pc, destRef, pinned, &copy.Options{
-		SourceCtx:        sys,
-		DestinationCtx:   sys,
-		Progress:         progress,
-		ProgressInterval: progressInterval(timeout),
+	_, err = copy.Image(ctx, pc, destRef, v.ref, &copy.Options{
+		SourceCtx:            sys,
+		DestinationCtx:       sys,
+		Progress:             progress,
+		ProgressInterval:     progressInterval(timeout),
+		MaxParallelDownloads: uint(parallel),
 	})
 	if err != nil {
 		return "", classify(named, err)
@@ -196,13 +229,18 @@ func (s *Service) pullOne(ctx context.Context, named reference.Named, cfg *confi
 }
 
 // vet fetches the manifest and config, checks the config and the platform,
-// and returns a reference to the vetted manifest by digest.
-func (s *Service) vet(ctx context.Context, ref types.ImageReference, sys *types.SystemContext) (types.ImageReference, error) {
+// and returns what it read, with the source still open, and a reference
+// to the vetted manifest by digest.
+func (s *Service) vet(ctx context.Context, ref types.ImageReference, sys *types.SystemContext) (_ *vetted, err error) {
 	src, err := ref.NewImageSource(ctx, sys)
 	if err != nil {
 		return nil, err
 	}
-	defer src.Close()
+	defer func() {
+		if err != nil {
+			src.Close()
+		}
+	}()
 	raw, _, err := src.GetManifest(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -215,7 +253,8 @@ func (s *Service) vet(ctx context.Context, ref types.ImageReference, sys *types.
 	if err != nil {
 		return nil, err
 	}
-	if n := len(img.LayerInfos()); n > maxLayers {
+	layers := img.LayerInfos()
+	if n := len(layers); n > maxLayers {
 		return nil, fmt.Errorf("%w: manifest has %d layers, more than %d", ErrBadImage, n, maxLayers)
 	}
 	oci, err := img.OCIConfig(ctx)
@@ -229,12 +268,34 @@ func (s *Service) vet(ctx context.Context, ref types.ImageReference, sys *types.
 	if (oci.OS != "" && oci.OS != wantOS) || (oci.Architecture != "" && oci.Architecture != wantArch) {
 		return nil, fmt.Errorf("%w: image is for %s/%s, this node runs %s/%s", ErrBadImage, oci.OS, oci.Architecture, wantOS, wantArch)
 	}
+	inst, instMIME, err := img.Manifest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	instDigest, err := manifest.Digest(inst)
+	if err != nil {
+		return nil, fmt.Errorf("%w: manifest: %v", ErrBadImage, err)
+	}
+	config, err := img.ConfigBlob(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the image config: %w", err)
+	}
 	named := ref.DockerReference()
 	d, err := reference.WithDigest(reference.TrimNamed(named), dgst)
 	if err != nil {
 		return nil, err
 	}
-	return docker.NewReference(d)
+	pinned, err := docker.NewReference(d)
+	if err != nil {
+		return nil, err
+	}
+	return &vetted{
+		ref: pinned, src: src,
+		top: raw, topDigest: dgst,
+		inst: inst, instDigest: instDigest, instMIME: instMIME,
+		config: config, configInfo: img.ConfigInfo(),
+		layers: layers, diffIDs: oci.RootFS.DiffIDs, created: oci.Created,
+	}, nil
 }
 
 // watchProgress calls stall when no progress arrives for timeout, then

@@ -1,0 +1,425 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/pkg/blobinfocache/none"
+	"go.podman.io/image/v5/pkg/compression"
+	"go.podman.io/image/v5/signature"
+	"go.podman.io/image/v5/types"
+	cstorage "go.podman.io/storage"
+)
+
+// The direct pull writes an image into storage the way go.podman.io/image's
+// storage destination does (same layer IDs, same image record, same
+// big-data keys, so either path reuses and reads what the other wrote), but
+// without its staging: copy.Image stores each blob in a file while
+// decompressing it once to learn its DiffID, then hands the compressed file
+// to storage, which decompresses it a second time. Here every layer is
+// fetched into a file (all at once, up to max_parallel_downloads) with its
+// digest and size checked, then decompressed once, streaming, into storage,
+// in order, while the later layers are still downloading. The uncompressed
+// stream is checked against the config's DiffID before storage commits the
+// layer: a layer ID is derived from the DiffIDs, so a layer whose content
+// did not match would poison every later image that names the same DiffID.
+//
+// It covers what a node pulls: schema2 and OCI images (gzip, zstd,
+// zstd:chunked pulled whole, uncompressed) under a policy that needs no
+// signatures. Anything else (signatures to verify and store, foreign or
+// encrypted layers, schema1) takes copy.Image.
+
+// defaultParallelDownloads is go.podman.io/image's default too.
+const defaultParallelDownloads = 6
+
+// pullTimes splits a direct pull's time. The phases overlap in wall time:
+// fetch is the wall time until the last blob was downloaded; decompress
+// is the time spent inside the decompressors; commit is the rest of the
+// time storage took for the layers (tar-split, unpacking, metadata) plus
+// the image record.
+type pullTimes struct {
+	fetch, decompress, commit time.Duration
+}
+
+// vetted is what vet read of an image: the exact bytes that are stored.
+type vetted struct {
+	ref        types.ImageReference // by digest
+	src        types.ImageSource
+	top        []byte // the manifest the reference names (perhaps a list)
+	topDigest  digest.Digest
+	inst       []byte // the platform's image manifest
+	instDigest digest.Digest
+	instMIME   string
+	config     []byte
+	configInfo types.BlobInfo
+	layers     []types.BlobInfo
+	diffIDs    []digest.Digest
+	created    *time.Time
+}
+
+func (v *vetted) Close() error { return v.src.Close() }
+
+// directReason says why v cannot take the direct path, "" when it can.
+func directReason(v *vetted, policy *signature.Policy) string {
+	switch v.instMIME {
+	case manifest.DockerV2Schema2MediaType, "application/vnd.oci.image.manifest.v1+json":
+	default:
+		return "manifest type " + v.instMIME
+	}
+	if len(v.diffIDs) != len(v.layers) {
+		return fmt.Sprintf("config lists %d diff IDs for %d layers", len(v.diffIDs), len(v.layers))
+	}
+	for _, l := range v.layers {
+		if len(l.URLs) > 0 || strings.HasSuffix(l.MediaType, "+encrypted") {
+			return "foreign or encrypted layer " + l.Digest.String()
+		}
+		if l.Digest.Validate() != nil || l.Digest.Algorithm() != digest.SHA256 {
+			return "layer digest " + l.Digest.String()
+		}
+	}
+	for _, id := range v.diffIDs {
+		if id.Validate() != nil || id.Algorithm() != digest.SHA256 {
+			return "diff ID " + id.String()
+		}
+	}
+	if !signaturesUnneeded(policy) {
+		return "the signature policy verifies signatures"
+	}
+	return ""
+}
+
+// signaturesUnneeded reports whether every requirement of the policy, for
+// any image, is insecureAcceptAnything or reject: then no signature is
+// read, and there is none to store beside the image.
+func signaturesUnneeded(p *signature.Policy) bool {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return false
+	}
+	var doc struct {
+		Default    []struct{ Type string }                       `json:"default"`
+		Transports map[string]map[string][]struct{ Type string } `json:"transports"`
+	}
+	if json.Unmarshal(raw, &doc) != nil {
+		return false
+	}
+	ok := func(reqs []struct{ Type string }) bool {
+		for _, r := range reqs {
+			if r.Type != "insecureAcceptAnything" && r.Type != "reject" {
+				return false
+			}
+		}
+		return true
+	}
+	if !ok(doc.Default) {
+		return false
+	}
+	for _, scopes := range doc.Transports {
+		for _, reqs := range scopes {
+			if !ok(reqs) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// layerChainID is go.podman.io/image's storage layer ID of a layer
+// identified by its DiffID on top of parent.
+func layerChainID(parent string, diffID digest.Digest) string {
+	if parent == "" {
+		return diffID.Encoded()
+	}
+	return digest.Canonical.FromString(parent + "+" + diffID.Encoded()).Encoded()
+}
+
+// pullDirect stores the vetted image under named and returns its ID.
+func (s *Service) pullDirect(ctx context.Context, v *vetted, named reference.Named, sys *types.SystemContext, parallel int, touch func()) (string, pullTimes, error) {
+	var times pullTimes
+	start := time.Now()
+	ids := make([]string, len(v.layers))
+	parent := ""
+	for i, id := range v.diffIDs {
+		ids[i] = layerChainID(parent, id)
+		parent = ids[i]
+	}
+
+	// Fetch every missing layer into a file, in parallel; apply them in
+	// order as they arrive.
+	type fetched struct {
+		path string
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	results := make([]chan fetched, len(v.layers))
+	var files sync.WaitGroup
+	defer func() {
+		// On an early return: stop the fetchers and remove what they
+		// downloaded that was not applied.
+		cancel()
+		files.Wait()
+		for _, ch := range results {
+			select {
+			case f := <-ch:
+				if f.path != "" {
+					os.Remove(f.path)
+				}
+			default:
+			}
+		}
+	}()
+	sem := make(chan struct{}, max(parallel, 1))
+	var lastFetch atomic.Int64
+	for i, l := range v.layers {
+		results[i] = make(chan fetched, 1)
+		if s.layerPresent(ids[i]) {
+			results[i] <- fetched{}
+			continue
+		}
+		files.Add(1)
+		go func() {
+			defer files.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i] <- fetched{err: ctx.Err()}
+				return
+			}
+			p, err := s.fetchBlob(ctx, v.src, l, sys.BigFilesTemporaryDir, touch)
+			<-sem
+			lastFetch.Store(int64(time.Since(start)))
+			if err != nil {
+				results[i] <- fetched{err: err}
+				return
+			}
+			results[i] <- fetched{path: p}
+		}()
+	}
+
+	parent = ""
+	for i, l := range v.layers {
+		f := <-results[i]
+		if f.err != nil {
+			return "", times, f.err
+		}
+		if f.path != "" {
+			d, err := s.applyLayer(ctx, f.path, ids[i], parent, l, v.diffIDs[i], touch)
+			os.Remove(f.path)
+			times.decompress += d.decompress
+			times.commit += d.commit
+			if err != nil {
+				return "", times, err
+			}
+		}
+		parent = ids[i]
+	}
+	times.fetch = time.Duration(lastFetch.Load())
+
+	t := time.Now()
+	id, err := s.commitImage(v, named, parent)
+	times.commit += time.Since(t)
+	return id, times, err
+}
+
+// layerPresent reports whether the layer is stored and complete (storage
+// deletes incomplete layers when it loads them; one of this process's own
+// is invisible while storage holds its lock).
+func (s *Service) layerPresent(id string) bool {
+	_, err := s.store.Layer(id)
+	return err == nil
+}
+
+// fetchBlob downloads one blob into a file in dir, checking its size and
+// digest, and returns the file's path.
+func (s *Service) fetchBlob(ctx context.Context, src types.ImageSource, info types.BlobInfo, dir string, touch func()) (path string, err error) {
+	body, size, err := src.GetBlob(ctx, info, none.NoCache)
+	if err != nil {
+		return "", fmt.Errorf("fetching layer %s: %w", info.Digest, err)
+	}
+	defer body.Close()
+	if size >= 0 && info.Size >= 0 && size != info.Size {
+		return "", fmt.Errorf("%w: layer %s: registry sends %d bytes, the manifest says %d", ErrBadImage, info.Digest, size, info.Size)
+	}
+	f, err := os.CreateTemp(dir, "layer-")
+	if err != nil {
+		return "", fmt.Errorf("temporary file for layer %s: %w", info.Digest, err)
+	}
+	defer func() {
+		f.Close()
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	verifier := info.Digest.Verifier()
+	limit := info.Size
+	if limit < 0 {
+		limit = maxUnsizedBlob
+	}
+	n, err := io.Copy(io.MultiWriter(f, verifier), &progressReader{ctx: ctx, r: io.LimitReader(body, limit+1), touch: touch})
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("fetching layer %s: %w", info.Digest, err)
+	case n > limit:
+		return "", fmt.Errorf("%w: layer %s is larger than the %d bytes the manifest says", ErrBadImage, info.Digest, limit)
+	case info.Size >= 0 && n != info.Size:
+		return "", fmt.Errorf("%w: layer %s has %d bytes, the manifest says %d", ErrBadImage, info.Digest, n, info.Size)
+	case !verifier.Verified():
+		return "", fmt.Errorf("%w: layer %s: downloaded content does not match its digest", ErrBadImage, info.Digest)
+	}
+	return f.Name(), nil
+}
+
+// maxUnsizedBlob bounds a layer whose manifest gives no size.
+const maxUnsizedBlob = 64 << 30
+
+// applyLayer decompresses the verified blob at path into storage as layer
+// id on parent, checking its DiffID before storage commits it.
+func (s *Service) applyLayer(ctx context.Context, path, id, parent string, info types.BlobInfo, diffID digest.Digest, touch func()) (pullTimes, error) {
+	var times pullTimes
+	f, err := os.Open(path)
+	if err != nil {
+		return times, err
+	}
+	defer f.Close()
+	start := time.Now()
+	plain, _, err := compression.AutoDecompress(f)
+	if err != nil {
+		return times, fmt.Errorf("%w: layer %s: %v", ErrBadImage, info.Digest, err)
+	}
+	defer plain.Close()
+	tr := &timedReader{r: plain}
+	diff := &diffIDReader{r: &progressReader{ctx: ctx, r: tr, touch: touch}, want: diffID, layer: info.Digest, h: digest.Canonical.Digester()}
+	size := info.Size
+	_, _, err = s.store.PutLayer(id, parent, nil, "", false, &cstorage.LayerOptions{
+		OriginalDigest:     info.Digest,
+		OriginalSize:       &size,
+		UncompressedDigest: diffID,
+	}, diff)
+	times.decompress = tr.spent
+	times.commit = time.Since(start) - tr.spent
+	if errors.Is(err, cstorage.ErrDuplicateID) {
+		return times, nil // a concurrent pull stored it
+	}
+	if err != nil {
+		if diff.err != nil {
+			return times, diff.err
+		}
+		return times, fmt.Errorf("storing layer %s: %w", info.Digest, err)
+	}
+	return times, nil
+}
+
+// diffIDReader fails the read that reaches the end of the stream when the
+// stream's digest is not want, so that storage discards the layer.
+type diffIDReader struct {
+	r     io.Reader
+	want  digest.Digest
+	layer digest.Digest
+	h     digest.Digester
+	err   error
+}
+
+func (d *diffIDReader) Read(p []byte) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	n, err := d.r.Read(p)
+	d.h.Hash().Write(p[:n])
+	if err == io.EOF && d.h.Digest() != d.want {
+		d.err = fmt.Errorf("%w: layer %s unpacks to %s, the config says %s", ErrBadImage, d.layer, d.h.Digest(), d.want)
+		return n, d.err
+	}
+	return n, err
+}
+
+// timedReader adds up the time spent in r's Read.
+type timedReader struct {
+	r     io.Reader
+	spent time.Duration
+}
+
+func (t *timedReader) Read(p []byte) (int, error) {
+	start := time.Now()
+	n, err := t.r.Read(p)
+	t.spent += time.Since(start)
+	return n, err
+}
+
+// progressReader reports progress to the stall watch and stops reading
+// when the pull is cancelled (storage's unpacking takes no context).
+type progressReader struct {
+	ctx   context.Context
+	r     io.Reader
+	touch func()
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	if err := p.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := p.r.Read(b)
+	if n > 0 && p.touch != nil {
+		p.touch()
+	}
+	return n, err
+}
+
+// commitImage creates (or updates) the image record on top, with the
+// records go.podman.io/image's storage destination writes.
+func (s *Service) commitImage(v *vetted, named reference.Named, top string) (string, error) {
+	id := v.configInfo.Digest.Encoded()
+	opts := &cstorage.ImageOptions{}
+	if v.created != nil {
+		opts.CreationDate = *v.created
+	}
+	add := func(key string, data []byte, d digest.Digest) {
+		opts.BigData = append(opts.BigData, cstorage.ImageBigDataOption{Key: key, Data: data, Digest: d})
+	}
+	add(v.configInfo.Digest.String(), v.config, v.configInfo.Digest)
+	if !bytes.Equal(v.top, v.inst) {
+		add(cstorage.ImageDigestManifestBigDataNamePrefix+"-"+v.topDigest.String(), v.top, v.topDigest)
+	}
+	add(cstorage.ImageDigestManifestBigDataNamePrefix+"-"+v.instDigest.String(), v.inst, v.instDigest)
+	add(cstorage.ImageDigestBigDataKey, v.inst, v.instDigest)
+	opts.Metadata = "{}" // go.podman.io/image's metadata with no signatures
+
+	img, err := s.store.CreateImage(id, nil, top, "", opts)
+	created := err == nil
+	if errors.Is(err, cstorage.ErrDuplicateID) {
+		img, err = s.store.Image(id)
+		if err != nil {
+			return "", fmt.Errorf("reading image %s: %w", id, err)
+		}
+		if img.TopLayer != top {
+			return "", fmt.Errorf("image %s already exists with a different top layer: %w", id, cstorage.ErrDuplicateID)
+		}
+		for _, b := range opts.BigData {
+			if err := s.store.SetImageBigData(id, b.Key, b.Data, manifest.Digest); err != nil {
+				return "", fmt.Errorf("saving %s of image %s: %w", b.Key, id, err)
+			}
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("creating image %s: %w", id, err)
+	}
+	if err := s.store.AddNames(img.ID, []string{named.String()}); err != nil {
+		if created {
+			if _, derr := s.store.DeleteImage(img.ID, true); derr != nil {
+				s.log.Warn("removing the image of a failed pull", "id", img.ID, "error", derr)
+			}
+		}
+		return "", fmt.Errorf("naming image %s %s: %w", id, named, err)
+	}
+	return img.ID, nil
+}

@@ -1,0 +1,186 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/signature"
+	cstorage "go.podman.io/storage"
+
+	"github.com/crio/crio/hack/testregistry"
+	"github.com/crio/crio/internal/config"
+)
+
+// A policy that verifies signatures somewhere sends pulls through
+// copy.Image; the docker transport itself still accepts anything.
+const copyPathPolicy = `{"default": [{"type": "insecureAcceptAnything"}],
+ "transports": {"docker-daemon": {"": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/nonexistent"}]}}}`
+
+// storedImage is what either pull path leaves in storage for an image.
+type storedImage struct {
+	ID, TopLayer string
+	Names        []string
+	BigData      []string
+	Metadata     string
+	Layers       []storedLayer
+}
+
+type storedLayer struct {
+	ID, Parent                       string
+	CompressedDigest, Uncompressed   digest.Digest
+	UncompressedSize, CompressedSize int64
+}
+
+func readStored(t *testing.T, st cstorage.Store, id string) storedImage {
+	t.Helper()
+	img, err := st.Image(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := storedImage{ID: img.ID, TopLayer: img.TopLayer, Names: img.Names, Metadata: img.Metadata}
+	out.BigData = slices.Sorted(slices.Values(img.BigDataNames))
+	for l := img.TopLayer; l != ""; {
+		layer, err := st.Layer(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Layers = append(out.Layers, storedLayer{
+			ID: layer.ID, Parent: layer.Parent,
+			CompressedDigest: layer.CompressedDigest, Uncompressed: layer.UncompressedDigest,
+			UncompressedSize: layer.UncompressedSize, CompressedSize: layer.CompressedSize,
+		})
+		l = layer.Parent
+	}
+	return out
+}
+
+func writePolicy(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestDirectPullStoresWhatCopyImageStores pulls the same images through
+// the direct path and through copy.Image into two stores and compares the
+// records: the IDs, the layer chain and the big-data keys must be the
+// same, or the two paths would not reuse each other's layers and a
+// restarted daemon, podman or a copy.Image pull would see another image.
+func TestDirectPullStoresWhatCopyImageStores(t *testing.T) {
+	reg, err := testregistry.Start(context.Background(), testregistry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	dir := t.TempDir()
+	regConf := filepath.Join(dir, "registries.conf")
+	if err := testregistry.WriteRegistriesConf(regConf, reg.Addr); err != nil {
+		t.Fatal(err)
+	}
+	direct := writePolicy(t, dir, "direct.json", `{"default": [{"type": "insecureAcceptAnything"}]}`)
+	viaCopy := writePolicy(t, dir, "copy.json", copyPathPolicy)
+	for file, want := range map[string]bool{direct: true, viaCopy: false} {
+		p, err := signature.NewPolicyFromFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := signaturesUnneeded(p); got != want {
+			t.Fatalf("signaturesUnneeded(%s) = %v, want %v", filepath.Base(file), got, want)
+		}
+	}
+	svcDirect, stDirect := newTestService(t, func(c *config.Config) {
+		c.Image.RegistriesConf, c.Image.SignaturePolicy = regConf, direct
+	})
+	svcCopy, stCopy := newTestService(t, func(c *config.Config) {
+		c.Image.RegistriesConf, c.Image.SignaturePolicy = regConf, viaCopy
+	})
+	for _, name := range []string{testregistry.BusyboxImage, testregistry.MultiLayerImage} {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			ref := reg.Ref(name)
+			idD, err := svcDirect.Pull(context.Background(), ref, PullOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			idC, err := svcCopy.Pull(context.Background(), ref, PullOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, c := readStored(t, stDirect, idD), readStored(t, stCopy, idC)
+			if len(d.Layers) == 0 {
+				t.Fatal("no layers stored")
+			}
+			if !equalStored(d, c) {
+				t.Fatalf("the direct pull stored\n%+v\ncopy.Image stored\n%+v", d, c)
+			}
+
+			// copy.Image over the direct pull's store reuses its layers
+			// and finds the same image.
+			layersBefore, _ := stDirect.Layers()
+			cfg := *svcDirect.cfg.Get()
+			cfg.Image.SignaturePolicy = viaCopy
+			again := New(stDirect, config.NewLive(&cfg), slog.New(slog.NewTextHandler(io.Discard, nil)))
+			id2, err := again.Pull(context.Background(), ref, PullOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			layersAfter, _ := stDirect.Layers()
+			if id2 != idD || len(layersAfter) != len(layersBefore) {
+				t.Fatalf("copy.Image after the direct pull: image %s (want %s), %d layers (were %d)", id2, idD, len(layersAfter), len(layersBefore))
+			}
+		})
+	}
+}
+
+func equalStored(a, b storedImage) bool {
+	return a.ID == b.ID && a.TopLayer == b.TopLayer && a.Metadata == b.Metadata &&
+		slices.Equal(a.Names, b.Names) && slices.Equal(a.BigData, b.BigData) && slices.Equal(a.Layers, b.Layers)
+}
+
+func TestDiffIDReaderFailsAtTheEndOnAMismatch(t *testing.T) {
+	data := bytes.Repeat([]byte("layer"), 10000)
+	for _, tc := range []struct {
+		want    digest.Digest
+		wantErr bool
+	}{
+		{digest.FromBytes(data), false},
+		{digest.FromString("another layer"), true},
+	} {
+		r := &diffIDReader{r: bytes.NewReader(data), want: tc.want, layer: "sha256:blob", h: digest.Canonical.Digester()}
+		got, err := io.ReadAll(r)
+		if tc.wantErr {
+			if !errors.Is(err, ErrBadImage) {
+				t.Fatalf("mismatch: err = %v, want ErrBadImage", err)
+			}
+			// storage reads until EOF; every later read fails too.
+			if _, err := r.Read(make([]byte, 1)); !errors.Is(err, ErrBadImage) {
+				t.Fatalf("read after the mismatch: %v", err)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("match: %d bytes, err %v", len(got), err)
+		}
+	}
+}
+
+func TestLayerChainID(t *testing.T) {
+	d1 := digest.FromString("one")
+	d2 := digest.FromString("two")
+	if got := layerChainID("", d1); got != d1.Encoded() {
+		t.Fatalf("base layer ID %s, want its diff ID %s", got, d1.Encoded())
+	}
+	want := digest.FromString(d1.Encoded() + "+" + d2.Encoded()).Encoded()
+	if got := layerChainID(d1.Encoded(), d2); got != want {
+		t.Fatalf("layer ID %s, want %s", got, want)
+	}
+}
