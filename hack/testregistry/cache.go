@@ -21,7 +21,7 @@ const cacheFormat = "testregistry-images-v1"
 // builderSource is the Go code that builds the images: part of the cache
 // key, so that editing an image rebuilds the cache without a manual bump.
 //
-//go:embed images.go busybox.go layer.go tools.go
+//go:embed images.go busybox.go layer.go tools.go zstd.go
 var builderSource embed.FS
 
 // refNameAnnotation names an image in the cached OCI layout's index.

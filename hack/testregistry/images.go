@@ -24,6 +24,13 @@ const (
 	CrioTestBusyboxImage  = "crio-test/busybox:latest"
 	LibraryBusyboxImage   = "library/busybox:latest"
 	crictlTestImagePrefix = "k8s-staging-cri-tools/"
+
+	// The busybox rootfs of CrioTestBusyboxImage (the same DiffID) in an
+	// OCI image whose one layer is application/vnd.oci.image.layer.v1.tar+zstd:
+	// plain zstd, and zstd:chunked (with the TOC annotations on the
+	// layer's descriptor).
+	ZstdBusyboxImage        = "crio-test/busybox-zstd:latest"
+	ZstdChunkedBusyboxImage = "crio-test/busybox-zstd-chunked:latest"
 )
 
 // DefaultPath is the PATH of every busybox-based image.
@@ -44,7 +51,17 @@ type namedImage struct {
 
 // newImage makes a linux/amd64 image from cfg and layers.
 func newImage(cfg v1.Config, layers ...v1.Layer) (v1.Image, error) {
-	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
+	adds := make([]mutate.Addendum, 0, len(layers))
+	for _, l := range layers {
+		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "crio testregistry"}})
+	}
+	return imageOn(empty.Image, cfg, adds)
+}
+
+// imageOn makes a linux/amd64 image from cfg and layers on base (empty.Image
+// with perhaps other media types).
+func imageOn(base v1.Image, cfg v1.Config, adds []mutate.Addendum) (v1.Image, error) {
+	img, err := mutate.ConfigFile(base, &v1.ConfigFile{
 		Architecture: "amd64",
 		OS:           "linux",
 		Created:      v1.Time{Time: epoch},
@@ -53,10 +70,6 @@ func newImage(cfg v1.Config, layers ...v1.Layer) (v1.Image, error) {
 	})
 	if err != nil {
 		return nil, err
-	}
-	adds := make([]mutate.Addendum, 0, len(layers))
-	for _, l := range layers {
-		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "crio testregistry"}})
 	}
 	return mutate.Append(img, adds...)
 }
@@ -106,6 +119,26 @@ func buildImages(work, deb string, logf func(string, ...any)) ([]namedImage, err
 		func() error {
 			img, err := onBusybox(busyboxConfig(nil))
 			return add(img, err, BusyboxImage, CrioTestBusyboxImage, LibraryBusyboxImage)
+		},
+		func() error { // the busybox rootfs again, zstd and zstd:chunked
+			tarData, err := bbl.tarBytes()
+			if err != nil {
+				return err
+			}
+			zl, err := zstdLayer(tarData)
+			if err != nil {
+				return err
+			}
+			img, err := newOCIImage(busyboxConfig(nil), ociLayer{layer: zl})
+			if err := add(img, err, ZstdBusyboxImage); err != nil {
+				return err
+			}
+			cl, ann, err := zstdChunkedLayer(tarData)
+			if err != nil {
+				return err
+			}
+			img, err = newOCIImage(busyboxConfig(nil), ociLayer{layer: cl, annotations: ann})
+			return add(img, err, ZstdChunkedBusyboxImage)
 		},
 		func() error { // pause images: distinct IDs, critest removes pause:3.9 by ID
 			for _, v := range []string{"3.9", "3.10"} {

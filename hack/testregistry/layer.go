@@ -20,9 +20,10 @@ var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 // layerBuilder writes an uncompressed layer tar in memory. Entries are
 // written in the order they are added; parents must be added first.
 type layerBuilder struct {
-	buf bytes.Buffer
-	tw  *tar.Writer
-	err error
+	buf    bytes.Buffer
+	tw     *tar.Writer
+	err    error
+	closed bool
 }
 
 func newLayer() *layerBuilder {
@@ -81,15 +82,27 @@ func (l *layerBuilder) symlink(name, target string) {
 	l.write(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777}, nil)
 }
 
-// layer closes the tar and returns it as a gzip-compressed image layer.
-func (l *layerBuilder) layer() (v1.Layer, error) {
+// tarBytes closes the tar (once) and returns it, uncompressed. Nothing
+// may be added after.
+func (l *layerBuilder) tarBytes() ([]byte, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
-	if err := l.tw.Close(); err != nil {
-		return nil, fmt.Errorf("close layer tar: %w", err)
+	if !l.closed {
+		if err := l.tw.Close(); err != nil {
+			return nil, fmt.Errorf("close layer tar: %w", err)
+		}
+		l.closed = true
 	}
-	data := l.buf.Bytes()
+	return l.buf.Bytes(), nil
+}
+
+// layer closes the tar and returns it as a gzip-compressed image layer.
+func (l *layerBuilder) layer() (v1.Layer, error) {
+	data, err := l.tarBytes()
+	if err != nil {
+		return nil, err
+	}
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}, tarball.WithCompressionLevel(gzip.BestSpeed))
