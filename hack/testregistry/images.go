@@ -28,7 +28,8 @@ const (
 	// The busybox rootfs of CrioTestBusyboxImage (the same DiffID) in an
 	// OCI image whose one layer is application/vnd.oci.image.layer.v1.tar+zstd:
 	// plain zstd, and zstd:chunked (with the TOC annotations on the
-	// layer's descriptor).
+	// layer's descriptor). A label gives each its own image ID; the layer
+	// is shared, so a store that holds one has the other's layer too.
 	ZstdBusyboxImage        = "crio-test/busybox-zstd:latest"
 	ZstdChunkedBusyboxImage = "crio-test/busybox-zstd-chunked:latest"
 )
@@ -129,7 +130,7 @@ func buildImages(work, deb string, logf func(string, ...any)) ([]namedImage, err
 			if err != nil {
 				return err
 			}
-			img, err := newOCIImage(busyboxConfig(nil), ociLayer{layer: zl})
+			img, err := newOCIImage(busyboxConfig(map[string]string{"io.crio.testregistry.image": "busybox-zstd"}), ociLayer{layer: zl})
 			if err := add(img, err, ZstdBusyboxImage); err != nil {
 				return err
 			}
@@ -137,7 +138,7 @@ func buildImages(work, deb string, logf func(string, ...any)) ([]namedImage, err
 			if err != nil {
 				return err
 			}
-			img, err = newOCIImage(busyboxConfig(nil), ociLayer{layer: cl, annotations: ann})
+			img, err = newOCIImage(busyboxConfig(map[string]string{"io.crio.testregistry.image": "busybox-zstd-chunked"}), ociLayer{layer: cl, annotations: ann})
 			return add(img, err, ZstdChunkedBusyboxImage)
 		},
 		func() error { // pause images: distinct IDs, critest removes pause:3.9 by ID

@@ -199,16 +199,21 @@ func TestZstdImagesCarryTheBusyboxRootfs(t *testing.T) {
 }
 
 func TestZstdImagesAreDistinctFromGzipBusybox(t *testing.T) {
-	ids := map[string]string{}
+	digests, ids := map[string]string{}, map[string]string{}
 	for _, n := range []string{CrioTestBusyboxImage, ZstdBusyboxImage, ZstdChunkedBusyboxImage} {
 		d, err := shared.Digest(n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if other, dup := ids[d]; dup {
+		if other, dup := digests[d]; dup {
 			t.Errorf("%s and %s have the same manifest digest %s", n, other, d)
 		}
-		ids[d] = n
+		digests[d] = n
+		id := imageID(t, pull(t, shared, n))
+		if other, dup := ids[id]; dup {
+			t.Errorf("%s and %s have the same image ID %s", n, other, id)
+		}
+		ids[id] = n
 	}
 }
 
