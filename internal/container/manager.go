@@ -79,6 +79,8 @@ type Manager struct {
 
 	// stopSweep ends the monitor sweep; swept is closed when it has.
 	stopSweep, swept chan struct{}
+	// reaps are the reaps of exited containers under way.
+	reaps sync.WaitGroup
 }
 
 // Options build a Manager.
@@ -131,6 +133,7 @@ func (m *Manager) Runtime() *oci.Runtime { return m.rt }
 func (m *Manager) Close() error {
 	close(m.stopSweep)
 	<-m.swept
+	m.reaps.Wait()
 	return m.rt.Close()
 }
 
@@ -180,7 +183,48 @@ func (m *Manager) recordExit(c *store.Container) {
 		}
 		m.log.Info("container exited", "id", c.ID, "code", st.Code, "reason", st.Reason)
 		m.event(c, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT)
+		m.reapAfterExit(c)
 	}
+}
+
+// reapAfterExit reaps c in the background: its exit is recorded, and the
+// caller may hold c's lock.
+func (m *Manager) reapAfterExit(c *store.Container) {
+	m.reaps.Add(1)
+	go func() {
+		defer m.reaps.Done()
+		c.Lock()
+		defer c.Unlock()
+		if cur, err := m.Containers.Get(c.ID); err != nil || cur != c || c.State() != runtimeapi.ContainerState_CONTAINER_EXITED {
+			return // removed meanwhile
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := m.reapLocked(ctx, c); err != nil {
+			m.log.Warn("freeing an exited container's runtime state", "id", c.ID, "error", err)
+		}
+	}()
+}
+
+// reapLocked frees what only a running container needs, once c has
+// exited: the runtime's record of it (runc delete, which removes its
+// cgroup and any process of it left in a shared PID namespace) and its
+// rootfs mount. containerd deletes its task on the exit, CRI-O unmounts on
+// stop; here it happens off the RPCs, so RemoveContainer is left with the
+// storage and the state files. The caller holds c's lock.
+func (m *Manager) reapLocked(ctx context.Context, c *store.Container) error {
+	if c.Reaped {
+		return nil
+	}
+	if err := m.rt.DeleteState(ctx, &c.Runtime); err != nil {
+		return fmt.Errorf("removing container %s from the runtime: %w", c.ID, err)
+	}
+	// The writable layer stays for the stats and until RemoveContainer.
+	if _, err := m.store.Unmount(c.ID, true); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
+		m.log.Warn("unmounting an exited container's rootfs", "id", c.ID, "error", err)
+	}
+	c.Reaped = true
+	return nil
 }
 
 // OnOOM sets a function told of each OOM-killed container (for metrics).
@@ -592,6 +636,14 @@ func (m *Manager) stopLocked(ctx context.Context, c *store.Container, timeout ti
 	}
 	failpoint.Hit(failpoint.ContainerStopAfterKill)
 	m.recordExit(c)
+	// A stop is followed by a remove, often at once (the kubelet's pod
+	// deletion, critest): reaped here, the remove does not wait for the
+	// background reap, and a stopped pod holds no runtime state.
+	if c.State() == runtimeapi.ContainerState_CONTAINER_EXITED {
+		if err := m.reapLocked(ctx, c); err != nil {
+			m.log.Warn("freeing a stopped container's runtime state", "id", c.ID, "error", err)
+		}
+	}
 	return nil
 }
 
@@ -634,9 +686,10 @@ func (m *Manager) removeLocked(ctx context.Context, c *store.Container) (bool, e
 	if err := m.stopLocked(ctx, c, 0); err != nil {
 		return false, err
 	}
-	if err := m.rt.Delete(context.WithoutCancel(ctx), &c.Runtime); err != nil {
-		return false, fmt.Errorf("removing container %s from the runtime: %w", c.ID, err)
+	if err := m.reapLocked(context.WithoutCancel(ctx), c); err != nil {
+		return false, err
 	}
+	m.rt.RemoveFiles(&c.Runtime)
 	failpoint.Hit(failpoint.ContainerRemoveAfterRuntime)
 	m.unmountImageVolumes(c.ID, c.Mounts)
 	m.deleteStorage(c.ID)

@@ -464,6 +464,24 @@ func (r *Runtime) waitExit(ctx context.Context, c *Container, d time.Duration) b
 // Delete removes the container from the runtime, killing it if it still
 // runs, and removes conmon's exit file.
 func (r *Runtime) Delete(ctx context.Context, c *Container) error {
+	if err := r.DeleteState(ctx, c); err != nil {
+		return err
+	}
+	r.RemoveFiles(c)
+	return nil
+}
+
+// RemoveFiles removes conmon's exit file and attach socket of a container
+// the runtime no longer has.
+func (r *Runtime) RemoveFiles(c *Container) {
+	os.Remove(r.ExitFile(c.ID))
+	os.Remove(filepath.Join(r.opts.AttachDir, c.ID))
+}
+
+// DeleteState removes the runtime's record of the container (and with it
+// its cgroup and any process left in it), killing its process first if it
+// still runs; the exit file stays.
+func (r *Runtime) DeleteState(ctx context.Context, c *Container) error {
 	h, _, err := r.Handler(c.Handler)
 	if err != nil {
 		return err
@@ -483,8 +501,6 @@ func (r *Runtime) Delete(ctx context.Context, c *Container) error {
 			return err
 		}
 	}
-	os.Remove(r.ExitFile(c.ID))
-	os.Remove(filepath.Join(r.opts.AttachDir, c.ID))
 	return nil
 }
 

@@ -47,6 +47,11 @@ type Container struct {
 	CreatedAt          time.Time
 	// Runtime is what the OCI layer needs to find the container again.
 	Runtime oci.Container
+	// Reaped says the runtime's record of the exited container and its
+	// rootfs mount are gone (internal/container's reap). Guarded by Lock;
+	// not saved: after a restart the reap is done again, and finds
+	// nothing to do.
+	Reaped bool
 
 	mu         sync.Mutex
 	state      runtimeapi.ContainerState
