@@ -3,18 +3,15 @@ package main
 import "github.com/crio/crio/hack/testregistry"
 
 // registryOptions are the test registry's options.
-//
-// Until testregistry.BigImage (the ~200 MB 10-layer image, built only on
-// request) lands, the second image of the pull section is
-// crio-test/multilayer (6 layers, 42 MiB), which the registry always has.
 func registryOptions(o *options) testregistry.Options {
 	return testregistry.Options{}
 }
 
-// pullCases are the images of the pull section.
+// pullCases are the images of the pull section: busybox (one layer, about
+// 1 MB) and crio-test/big (10 layers, about 200 MB of incompressible data).
 func pullCases(o *options) []pullCase {
 	return []pullCase{
 		{label: "busybox", repo: testregistry.BusyboxImage, n: o.pullN},
-		{label: "multilayer", repo: testregistry.MultiLayerImage, n: o.pullBigN},
+		{label: "big", repo: testregistry.BigImage, n: o.pullBigN},
 	}
 }

@@ -71,7 +71,7 @@ func main() {
 	flag.IntVar(&o.listN, "list-n", 50, "calls per list RPC")
 	flag.IntVar(&o.execN, "exec-n", 30, "ExecSync calls")
 	flag.IntVar(&o.pullN, "pull-n", 10, "cold pulls of the one-layer busybox image per daemon (0 skips)")
-	flag.IntVar(&o.pullBigN, "pull-big-n", 5, "cold pulls of the big many-layer image per daemon (0 skips, and the registry does not build it)")
+	flag.IntVar(&o.pullBigN, "pull-big-n", 5, "cold pulls of crio-test/big (10 layers, 200 MB) per daemon (0 skips)")
 	flag.BoolVar(&o.profile, "profile", false, "serve crio's /debug/pprof and save CPU and heap profiles in -out")
 	flag.BoolVar(&o.skipList, "skip-list", false, "skip the 500-container list figures")
 	flag.BoolVar(&o.skipFloor, "skip-floor", false, "skip the no-daemon floor")

@@ -21,6 +21,7 @@ const (
 	PauseImageCritest     = "pause:3.9"  // critest pulls and removes this one
 	HostNetNginxImage     = "k8s-staging-cri-tools/hostnet-nginx-amd64:latest"
 	MultiLayerImage       = "crio-test/multilayer:latest"
+	BigImage              = "crio-test/big:latest"
 	CrioTestBusyboxImage  = "crio-test/busybox:latest"
 	LibraryBusyboxImage   = "library/busybox:latest"
 	crictlTestImagePrefix = "k8s-staging-cri-tools/"
@@ -43,6 +44,31 @@ const (
 	multiLayerCount = 5
 	multiLayerSize  = 8 << 20
 )
+
+// bigLayerCount and bigLayerSize shape crio-test/big, the pull benchmark's
+// large image: busybox plus 9 layers of incompressible data, 10 layers and
+// about 200 MB in all, compressed or not.
+const (
+	bigLayerCount = 9
+	bigLayerSize  = 22 << 20
+)
+
+// randomLayers makes n layers of size bytes of incompressible data each,
+// layer i holding data/blob-<seed+i>. Seeded, so a rebuilt cache has the
+// same digests; different seeds give different layers.
+func randomLayers(n, size, seed int) []*layerBuilder {
+	out := make([]*layerBuilder, 0, n)
+	for i := range n {
+		rng := rand.NewChaCha8([32]byte{byte(seed + i + 1)})
+		data := make([]byte, size)
+		_, _ = rng.Read(data)
+		l := newLayer()
+		l.dir("data", 0o755)
+		l.file(fmt.Sprintf("data/blob-%d", seed+i), 0o644, data)
+		out = append(out, l)
+	}
+	return out
+}
 
 // namedImage is one built image and the repository:tag names it is pushed under.
 type namedImage struct {
@@ -238,19 +264,12 @@ func buildImages(work, deb string, logf func(string, ...any)) ([]namedImage, err
 			return add(img, err, crictlTestImagePrefix+"test-image-predefined-group:latest")
 		},
 		func() error {
-			var extra []*layerBuilder
-			for i := range multiLayerCount {
-				// Seeded so a rebuilt cache has the same digests.
-				rng := rand.NewChaCha8([32]byte{byte(i + 1)})
-				data := make([]byte, multiLayerSize)
-				_, _ = rng.Read(data)
-				l := newLayer()
-				l.dir("data", 0o755)
-				l.file(fmt.Sprintf("data/blob-%d", i), 0o644, data)
-				extra = append(extra, l)
-			}
-			img, err := onBusybox(busyboxConfig(nil), extra...)
+			img, err := onBusybox(busyboxConfig(nil), randomLayers(multiLayerCount, multiLayerSize, 0)...)
 			return add(img, err, MultiLayerImage)
+		},
+		func() error {
+			img, err := onBusybox(busyboxConfig(map[string]string{"io.crio.testregistry.image": "big"}), randomLayers(bigLayerCount, bigLayerSize, 100)...)
+			return add(img, err, BigImage)
 		},
 	}
 	for _, s := range steps {

@@ -71,6 +71,7 @@ var critestImages = []string{
 var projectImages = []string{
 	"pause:3.10",
 	"crio-test/multilayer:latest",
+	"crio-test/big:latest",
 	"crio-test/busybox:latest",
 	"library/busybox:latest",
 }
@@ -235,23 +236,49 @@ func TestImageIdentities(t *testing.T) {
 }
 
 func TestMultiLayerImageHasLargeIncompressibleLayers(t *testing.T) {
-	img := pull(t, shared, MultiLayerImage)
+	checkRandomLayers(t, MultiLayerImage, multiLayerCount, multiLayerSize)
+}
+
+func TestBigImageIsTenLayersOfAbout200MB(t *testing.T) {
+	total := checkRandomLayers(t, BigImage, bigLayerCount, bigLayerSize)
+	if total < 200e6 || total > 220e6 {
+		t.Errorf("%s is %d bytes compressed; want about 200 MB", BigImage, total)
+	}
+}
+
+// checkRandomLayers checks that repo is busybox plus n distinct layers of
+// at least size bytes compressed, and returns the compressed total.
+func checkRandomLayers(t *testing.T, repo string, n int, size int64) int64 {
+	t.Helper()
+	img := pull(t, shared, repo)
 	layers, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(layers) != 1+multiLayerCount {
-		t.Fatalf("%d layers, want %d", len(layers), 1+multiLayerCount)
+	if len(layers) != 1+n {
+		t.Fatalf("%s: %d layers, want %d", repo, len(layers), 1+n)
 	}
-	for i, l := range layers[1:] {
-		size, err := l.Size()
+	var total int64
+	seen := map[v1.Hash]bool{}
+	for i, l := range layers {
+		s, err := l.Size()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if size < multiLayerSize {
-			t.Errorf("layer %d is %d bytes compressed, want at least %d (incompressible)", i+1, size, multiLayerSize)
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[d] {
+			t.Errorf("%s: layer %d (%s) repeats an earlier layer", repo, i, d)
+		}
+		seen[d] = true
+		total += s
+		if i > 0 && s < size {
+			t.Errorf("%s: layer %d is %d bytes compressed, want at least %d (incompressible)", repo, i, s, size)
 		}
 	}
+	return total
 }
 
 func TestBasicAuth(t *testing.T) {
