@@ -79,8 +79,10 @@ type Manager struct {
 
 	// stopSweep ends the monitor sweep; swept is closed when it has.
 	stopSweep, swept chan struct{}
-	// reaps are the reaps of exited containers under way.
-	reaps sync.WaitGroup
+	// reaps are the reaps of exited containers and the storage deletions
+	// of removed ones under way.
+	reaps   sync.WaitGroup
+	deletes storageDeletes
 }
 
 // Options build a Manager.
@@ -117,6 +119,7 @@ func New(o Options) (*Manager, error) {
 		return nil, fmt.Errorf("starting the OCI runtime: %w", err)
 	}
 	m.rt = rt
+	o.Images.BeforeRemove(m.waitStorage)
 	if err := m.restore(); err != nil {
 		rt.Close()
 		return nil, err
@@ -692,10 +695,12 @@ func (m *Manager) removeLocked(ctx context.Context, c *store.Container) (bool, e
 	m.rt.RemoveFiles(&c.Runtime)
 	failpoint.Hit(failpoint.ContainerRemoveAfterRuntime)
 	m.unmountImageVolumes(c.ID, c.Mounts)
-	m.deleteStorage(c.ID)
-	failpoint.Hit(failpoint.ContainerRemoveAfterStorage)
+	// The state file goes first: a container whose storage outlives a
+	// crash without it is deleted on restart, not brought back.
 	os.RemoveAll(c.Dir)
 	os.RemoveAll(c.Runtime.Bundle)
+	failpoint.Hit(failpoint.ContainerRemoveAfterState)
+	m.deleteStorageLater(c.ID)
 	m.Containers.Delete(c.ID)
 	m.Containers.Names.Release(c.Name, c.ID)
 	m.log.Info("removed container", "id", c.ID)
@@ -820,11 +825,14 @@ func (m *Manager) StopPod(ctx context.Context, sandboxID string, timeout time.Du
 // holds the NRI sync block).
 func (m *Manager) RemovePod(ctx context.Context, sandboxID string) error {
 	var errs []error
+	var ids []string
 	for _, c := range m.Containers.OfSandbox(sandboxID) {
 		if err := m.remove(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
 			errs = append(errs, err)
 		}
+		ids = append(ids, c.ID)
 	}
+	m.waitStorage(ids...)
 	return errors.Join(errs...)
 }
 

@@ -36,7 +36,7 @@ const (
 	ContainerAfterRuntimeStart  = "container-after-runtime-start"
 	ContainerStopAfterKill      = "container-stop-after-kill"
 	ContainerRemoveAfterRuntime = "container-remove-after-runtime-delete"
-	ContainerRemoveAfterStorage = "container-remove-after-storage-delete"
+	ContainerRemoveAfterState   = "container-remove-after-state-file"
 
 	ImagePullAfterCopy = "image-pull-after-copy"
 )
@@ -47,7 +47,7 @@ var All = []string{
 	SandboxStopAfterCNIDel, SandboxRemoveAfterCtrs, SandboxRemoveAfterPins,
 	ContainerAfterStorage, ContainerAfterRuntimeCreate, ContainerAfterStateFile,
 	ContainerAfterRuntimeStart, ContainerStopAfterKill,
-	ContainerRemoveAfterRuntime, ContainerRemoveAfterStorage,
+	ContainerRemoveAfterRuntime, ContainerRemoveAfterState,
 	ImagePullAfterCopy,
 }
 

@@ -23,6 +23,9 @@ func (s *Service) Remove(name string) error {
 	if s.pins().pinned(append(tags, digests...)) {
 		return fmt.Errorf("%w: image %s (%v) is the pause image or matches crio.image.pinned_images; it is never removed", ErrPinned, img.ID, tags)
 	}
+	if s.beforeRemove != nil {
+		s.beforeRemove()
+	}
 	if err := s.checkUnused(img.ID); err != nil {
 		return err
 	}

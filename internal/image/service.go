@@ -48,6 +48,9 @@ type Service struct {
 
 	// onPull, when set, is told of every finished pull (for metrics).
 	onPull func(bytes int64, d time.Duration, err error)
+	// beforeRemove, when set, waits for the storage of removed containers
+	// still being deleted in the background.
+	beforeRemove func(ids ...string)
 
 	mu    sync.Mutex
 	cache map[string]*cachedInfo // image ID -> facts that never change for an ID
@@ -72,6 +75,11 @@ func New(store cstorage.Store, cfg *config.Live, log *slog.Logger) *Service {
 // OnPull sets a function told of every finished pull: the image's size
 // on success, how long it took, and the error. Set it before serving.
 func (s *Service) OnPull(f func(bytes int64, d time.Duration, err error)) { s.onPull = f }
+
+// BeforeRemove sets a function RemoveImage calls (with no IDs: wait for
+// all) before it checks whether a container uses the image: removed
+// containers' storage may still be being deleted. Set it before serving.
+func (s *Service) BeforeRemove(f func(ids ...string)) { s.beforeRemove = f }
 
 // config returns the config in force. After a reload (the daemon swaps
 // in a new *Config on SIGHUP) it drops go.podman.io/image's cache of

@@ -484,3 +484,52 @@ func TestRecursiveReadOnlyMount(t *testing.T) {
 		t.Errorf("recursive_read_only without readonly: %v; want InvalidArgument", err)
 	}
 }
+
+// TestRemovedContainersStorageIsGoneForRemoveImageAndRemovePod: a removed
+// container's storage is deleted after RemoveContainer answers
+// (internal/container/storagedelete.go), so an image used only by it is
+// removable at once, and RemovePodSandbox leaves no storage container of
+// its pod behind.
+func TestRemovedContainersStorageIsGoneForRemoveImageAndRemovePod(t *testing.T) {
+	d := containerDaemon(t)
+	ctx := framework.Ctx(t)
+	ref := "registry.k8s.io/k8s-staging-cri-tools/test-image-1:latest"
+	podID, pc := pod(t, d, "rmstorage")
+	withImage := func(c *runtimeapi.ContainerConfig) { c.Image = &runtimeapi.ImageSpec{Image: ref} }
+	for round := range 3 {
+		imgID := mustPull(t, d, ref)
+		id := run(t, d, podID, pc, ctrConfig(fmt.Sprintf("user-%d", round), []string{"sleep", "3600"}, withImage))
+		if _, err := d.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+			t.Fatalf("RemoveContainer: %v", err)
+		}
+		if _, err := d.Image.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: imgID}}); err != nil {
+			t.Fatalf("round %d: RemoveImage right after RemoveContainer of its only user: %v", round, err)
+		}
+		if s := imageStatus(t, d, imgID, false); s.Image != nil {
+			t.Fatalf("round %d: image %s still there after RemoveImage", round, imgID)
+		}
+	}
+	// Containers removed with the pod, without a RemoveContainer first.
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, run(t, d, podID, pc, ctrConfig(fmt.Sprintf("pod-member-%d", i), []string{"sleep", "3600"})))
+	}
+	if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: podID}); err != nil {
+		t.Fatalf("StopPodSandbox: %v", err)
+	}
+	if _, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
+		t.Fatalf("RemovePodSandbox: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(d.Dir, "root", "overlay-containers", "containers.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if strings.Contains(string(b), id) {
+			t.Errorf("storage container %s of the removed pod is still in containers.json", id)
+		}
+		if _, err := os.Stat(filepath.Join(d.Dir, "root", "overlay-containers", id)); !os.IsNotExist(err) {
+			t.Errorf("storage directory of container %s still there after RemovePodSandbox (%v)", id, err)
+		}
+	}
+}
