@@ -8,7 +8,7 @@ import (
 // storageDeletes are the containers whose storage (writable layer and
 // storage record) is being deleted in the background, after
 // RemoveContainer has answered. go.podman.io/storage rewrites and syncs
-// three JSON files and takes a dozen locks to delete one, about 5 ms;
+// three JSON files and takes many locks to delete one, about 5 ms;
 // containerd likewise leaves its snapshots to a later garbage
 // collection. The container's state file is removed before the answer,
 // so a daemon that dies first finds a storage container without one on
