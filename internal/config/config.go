@@ -36,6 +36,7 @@ type Config struct {
 	Metrics            MetricsConfig `toml:"metrics" doc:"Prometheus metrics."`
 	Stats              StatsConfig   `toml:"stats" doc:"Container and pod statistics."`
 	NRI                NRIConfig     `toml:"nri" doc:"Node Resource Interface plugins."`
+	Limits             LimitsConfig  `toml:"limits" doc:"Limits on what one request may ask for, so that a misbehaving client cannot exhaust the daemon; each refusal names its key. crio's own table (CRI-O has none)."`
 }
 
 // APIConfig is [crio.api].
@@ -83,6 +84,7 @@ type RuntimeConfig struct {
 	AbsentMountSourcesToReject []string                  `toml:"absent_mount_sources_to_reject" doc:"Host paths that must exist when mounted; others are created as directories."`
 	HostPathMustExist          bool                      `toml:"host_path_must_exist" doc:"Refuse a mount whose host path does not exist, instead of creating it."`
 	RestrictOOMScoreAdj        bool                      `toml:"restrict_oom_score_adj" doc:"Clamp oom_score_adj to what the daemon itself may set (crio always does; the key is accepted for compatibility)."`
+	HooksDir                   []string                  `toml:"hooks_dir" doc:"Directories of OCI hooks configurations (the hooks.d JSON format of containers-common); a file in a later directory overrides one of the same name in an earlier one. Watched: changes apply to containers created afterwards. Directories that do not exist are skipped."`
 }
 
 // RuntimeHandler is one [crio.runtime.runtimes.NAME] table.
@@ -206,6 +208,7 @@ func Default() *Config {
 			CtrStopTimeout:           30,
 			DropInfraCtr:             true,
 			RestrictOOMScoreAdj:      true,
+			HooksDir:                 []string{"/usr/share/containers/oci/hooks.d"},
 		},
 		Image: ImageConfig{
 			DefaultTransport:     "docker://",
@@ -234,6 +237,7 @@ func Default() *Config {
 			PluginRegistrationTimeout: Duration(5 * time.Second),
 			PluginRequestTimeout:      Duration(2 * time.Second),
 		},
+		Limits: DefaultLimits(),
 	}
 }
 

@@ -157,6 +157,9 @@ func validate(c *Config) []*FieldError {
 	abs("crio.runtime.container_attach_socket_dir", r.ContainerAttachSocketDir, true)
 	abs("crio.runtime.namespaces_dir", r.NamespacesDir, true)
 	abs("crio.runtime.seccomp_profile", r.SeccompProfile, false)
+	for _, d := range r.HooksDir {
+		abs("crio.runtime.hooks_dir", d, true)
+	}
 	if _, err := ParseLogLevel(r.LogLevel); err != nil {
 		bad("crio.runtime.log_level", "%v", err)
 	}
@@ -237,6 +240,7 @@ func validate(c *Config) []*FieldError {
 	if c.NRI.Enabled && c.NRI.PluginPath != "" && !filepath.IsAbs(c.NRI.PluginPath) {
 		bad("crio.nri.nri_plugin_dir", "must be an absolute path, got %q", c.NRI.PluginPath)
 	}
+	c.Limits.validate(bad)
 	return errs
 }
 
