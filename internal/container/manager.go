@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,6 +34,7 @@ import (
 	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/oci"
+	"github.com/crio/crio/internal/ocihooks"
 	"github.com/crio/crio/internal/spec"
 	"github.com/crio/crio/internal/stages"
 	"github.com/crio/crio/internal/store"
@@ -68,6 +70,7 @@ type Manager struct {
 	sandboxes  SandboxLookup
 	onEvent    func(*store.Container, runtimeapi.ContainerEventType)
 	nri        *nri.Runtime
+	hooks      *ocihooks.Hooks
 	Containers *store.Containers
 
 	// exitMu orders exit recording with start (a process that exits at
@@ -119,8 +122,13 @@ func New(o Options) (*Manager, error) {
 		return nil, fmt.Errorf("starting the OCI runtime: %w", err)
 	}
 	m.rt = rt
+	if m.hooks, err = ocihooks.New(cfg.Runtime.HooksDir, m.log); err != nil {
+		rt.Close()
+		return nil, err
+	}
 	o.Images.BeforeRemove(m.waitStorage)
 	if err := m.restore(); err != nil {
+		m.hooks.Close()
 		rt.Close()
 		return nil, err
 	}
@@ -137,6 +145,7 @@ func (m *Manager) Close() error {
 	close(m.stopSweep)
 	<-m.swept
 	m.reaps.Wait()
+	m.hooks.Close()
 	return m.rt.Close()
 }
 
@@ -440,6 +449,12 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		c.Runtime.CgroupPath = res.Spec.Linux.CgroupsPath
 	}
 	st.Next("bundle")
+	// After NRI, so that hooks see the spec plugins made; the pod's
+	// annotations count too, the container's winning, since a hook is
+	// most often asked for on the pod.
+	if err := m.hooks.Apply(res.Spec, hookAnnotations(sb.Config.GetAnnotations(), res.Spec.Annotations), len(cfg.Mounts) > 0); err != nil {
+		return "", err
+	}
 	if err := checkCommand(rootfs, res.Spec.Process.Args[0], res.Spec.Process.Env); err != nil {
 		return "", err
 	}
@@ -484,6 +499,18 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	m.event(c, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT)
 	m.nri.PostCreateContainer(ctx, sb, c)
 	return id, nil
+}
+
+// hookAnnotations is what hooks' annotation conditions match: the pod's
+// annotations overlaid with the container's spec annotations.
+func hookAnnotations(pod, ctr map[string]string) map[string]string {
+	if len(pod) == 0 {
+		return ctr
+	}
+	out := make(map[string]string, len(pod)+len(ctr))
+	maps.Copy(out, pod)
+	maps.Copy(out, ctr)
+	return out
 }
 
 // idtoolsMappings converts OCI mappings to go.podman.io/storage's.
