@@ -89,6 +89,23 @@ func Start(ctx context.Context, o Options) (*Registry, error) {
 		return nil, fmt.Errorf("read image cache index: %w", err)
 	}
 
+	// The cached images by name, loaded before serving: the hostile
+	// images' handler reads them.
+	cached := map[string]v1.Image{}
+	cachedDigests := map[string]string{}
+	for _, desc := range im.Manifests {
+		n := desc.Annotations[refNameAnnotation]
+		if n == "" {
+			continue
+		}
+		img, err := idx.Image(desc.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("load %s from cache: %w", n, err)
+		}
+		cached[n] = img
+		cachedDigests[n] = desc.Digest.String()
+	}
+
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
@@ -103,6 +120,7 @@ func Start(ctx context.Context, o Options) (*Registry, error) {
 		registry.Logger(reqLog),
 		registry.WithBlobHandler(newBlobStore(filepath.Join(layoutDir, "blobs"))),
 	)
+	h = hostileHandler(h, newHostileSet(hostileBase(cached)), logf)
 	if o.BasicAuth != nil {
 		h = requireBasicAuth(h, *o.BasicAuth)
 	}
@@ -115,23 +133,14 @@ func Start(ctx context.Context, o Options) (*Registry, error) {
 	go func() { r.served <- r.srv.Serve(ln) }()
 
 	pushes := map[name.Reference]remote.Taggable{}
-	for _, desc := range im.Manifests {
-		n := desc.Annotations[refNameAnnotation]
-		if n == "" {
-			continue
-		}
+	for n, img := range cached {
 		ref, err := name.NewTag(r.Addr+"/"+n, name.Insecure, name.StrictValidation)
 		if err != nil {
 			r.Close()
 			return nil, fmt.Errorf("image name %q: %w", n, err)
 		}
-		img, err := idx.Image(desc.Digest)
-		if err != nil {
-			r.Close()
-			return nil, fmt.Errorf("load %s from cache: %w", n, err)
-		}
 		pushes[ref] = img
-		r.digests[n] = desc.Digest.String()
+		r.digests[n] = cachedDigests[n]
 	}
 	if o.BasicAuth != nil {
 		r.auth = []remote.Option{remote.WithAuth(&authn.Basic{Username: o.BasicAuth.Username, Password: o.BasicAuth.Password})}
