@@ -23,12 +23,16 @@ func (s *Server) newStreamServer() (*streaming.Server, error) {
 	klog.SetSlogLogger(s.log)
 	rt := &streaming.Runtime{
 		OCI: s.containers.Runtime(),
-		Container: func(id string) (*oci.Container, error) {
+		Container: func(id string) (*oci.Container, func(), error) {
 			c, err := s.runningContainer(id)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			return &c.Runtime, nil
+			release, err := s.sessions.Acquire(c.ID, s.cfg.Get().Limits.MaxExecSessions)
+			if err != nil {
+				return nil, nil, err
+			}
+			return &c.Runtime, release, nil
 		},
 		NetNS: func(id string) (string, error) {
 			sb, err := s.readySandbox(id)

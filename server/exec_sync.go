@@ -24,6 +24,11 @@ func (s *Server) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncRequest) 
 	if err != nil {
 		return nil, err
 	}
+	release, err := s.sessions.Acquire(c.ID, s.cfg.Get().Limits.MaxExecSessions)
+	if err != nil {
+		return nil, status.Error(codes.ResourceExhausted, err.Error())
+	}
+	defer release()
 	res, err := s.containers.Runtime().ExecSync(ctx, &c.Runtime, req.Cmd, time.Duration(req.Timeout)*time.Second)
 	if err != nil {
 		return nil, execError(c.ID, err)

@@ -34,7 +34,7 @@ func imageError(err error) error {
 		code = codes.NotFound
 	case errors.Is(err, image.ErrUnavailable):
 		code = codes.Unavailable
-	case errors.Is(err, image.ErrTooMany):
+	case errors.Is(err, image.ErrTooMany), errors.Is(err, image.ErrPullLimit):
 		code = codes.ResourceExhausted
 	}
 	return status.Error(code, err.Error())

@@ -19,6 +19,7 @@ import (
 	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/failpoint"
+	"github.com/crio/crio/internal/limits"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/stages"
@@ -91,6 +92,9 @@ func (s *Server) planSandbox(cfg *config.Config, req *runtimeapi.RunPodSandboxRe
 	m := c.GetMetadata()
 	if m.GetName() == "" || m.GetNamespace() == "" || m.GetUid() == "" {
 		return nil, status.Error(codes.InvalidArgument, "pod sandbox metadata needs a name, a namespace and a uid")
+	}
+	if err := limits.Metadata("pod sandbox config", c.GetLabels(), c.GetAnnotations(), cfg.Limits); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	p := &sandboxPlan{name: store.SandboxName(m), config: c, handler: req.GetRuntimeHandler()}
 	if p.handler == "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/crio/crio/internal/container"
 	"github.com/crio/crio/internal/events"
 	"github.com/crio/crio/internal/image"
+	"github.com/crio/crio/internal/limits"
 	"github.com/crio/crio/internal/network"
 	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/store"
@@ -57,6 +58,9 @@ type Server struct {
 	stream *streaming.Server
 	// nri relays lifecycle events to NRI plugins; nil when NRI is off.
 	nri *nri.Runtime
+	// sessions counts each container's open exec, exec-sync and attach
+	// sessions against max_exec_sessions_per_container.
+	sessions limits.Sessions
 	// storageDriver and storageRoot are the store's, for the inspect API.
 	storageDriver, storageRoot string
 }

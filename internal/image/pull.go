@@ -115,7 +115,7 @@ func (s *Service) Pull(ctx context.Context, name string, o PullOptions) (id stri
 // credentials, or starts one.
 func (s *Service) pullShared(ctx context.Context, named reference.Named, cfg *config.Config, sys *types.SystemContext, o PullOptions) (string, error) {
 	key := named.String() + "\x00" + credentialKey(sys) + "\x00" + policyPath(cfg, o.Namespace)
-	return s.pulls.do(ctx, key, func(pctx context.Context) (string, error) {
+	return s.pulls.doLimited(ctx, key, cfg.Limits.MaxConcurrentPulls, func(pctx context.Context) (string, error) {
 		return s.pullOne(pctx, named, cfg, sys)
 	},
 		func() { s.log.Debug("joining an in-flight pull", "image", named.String()) },
@@ -256,6 +256,12 @@ func (s *Service) vet(ctx context.Context, ref types.ImageReference, sys *types.
 	layers := img.LayerInfos()
 	if n := len(layers); n > maxLayers {
 		return nil, fmt.Errorf("%w: manifest has %d layers, more than %d", ErrBadImage, n, maxLayers)
+	}
+	// go.podman.io/image would read 4 MiB of a bigger config and fail
+	// with a bare "exceeded maximum allowed size": refuse it by its
+	// declared size first, saying what is too big.
+	if n := img.ConfigInfo().Size; n > maxConfigSize {
+		return nil, fmt.Errorf("%w: config is %d bytes, more than the %d allowed", ErrBadImage, n, maxConfigSize)
 	}
 	oci, err := img.OCIConfig(ctx)
 	if err != nil {
@@ -493,6 +499,11 @@ func classify(named reference.Named, err error) error {
 	switch {
 	case errors.Is(err, ErrBadImage), errors.Is(err, ErrStalled), errors.Is(err, ErrRejected):
 		return fmt.Errorf("pulling %s: %w", named, err)
+	case strings.Contains(err.Error(), "exceeded maximum allowed size of"):
+		// go.podman.io/image's cap on a manifest or config body (an
+		// unexported error): the image is at fault, not the network,
+		// even when a mirror's failure is joined with the origin's.
+		kind = ErrBadImage
 	case errors.As(err, &unauth):
 		kind = ErrUnauthorized
 	case errors.As(err, &policyErr):

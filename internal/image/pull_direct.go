@@ -1,6 +1,7 @@
 package image
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -316,9 +318,62 @@ func (s *Service) applyLayer(ctx context.Context, path, id, parent string, info 
 		if diff.err != nil {
 			return times, diff.err
 		}
+		// storage unpacks in a child process and only hands back its
+		// output ("unpacking failed (error: exit status 1; output: no
+		// such file or directory)"): name the member that made it fail.
+		if strings.Contains(err.Error(), "unpacking failed") {
+			why := diagnoseLayer(path)
+			if why == "" {
+				why = "storage could not unpack it"
+			}
+			return times, fmt.Errorf("%w: layer %s: %s: %v", ErrBadImage, info.Digest, why, err)
+		}
 		return times, fmt.Errorf("storing layer %s: %w", info.Digest, err)
 	}
 	return times, nil
+}
+
+// diagnoseLayer reads the layer at path again, after storage refused to
+// unpack it, for the member storage cannot unpack: a tar type it does not
+// handle (old-GNU sparse files, say) or a hard link to a file the layer
+// did not hold before it (links resolve inside the layer: "../x" and
+// "/etc/passwd" both mean the layer's own /x and /etc/passwd). "" when it
+// finds none.
+func diagnoseLayer(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	plain, _, err := compression.AutoDecompress(f)
+	if err != nil {
+		return ""
+	}
+	defer plain.Close()
+	tr := tar.NewReader(plain)
+	seen := map[string]bool{}
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return ""
+			}
+			return fmt.Sprintf("the layer is not a valid tar: %v", err)
+		}
+		name := filepath.Join("/", h.Name)
+		switch h.Typeflag {
+		case tar.TypeReg, tar.TypeDir, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo, tar.TypeXGlobalHeader:
+		case tar.TypeLink:
+			if !seen[filepath.Join("/", h.Linkname)] {
+				return fmt.Sprintf("hard link %q -> %q: the target is not a file of the layer", h.Name, h.Linkname)
+			}
+		default:
+			return fmt.Sprintf("member %q has tar type %q, which storage cannot unpack", h.Name, h.Typeflag)
+		}
+		if h.Typeflag != tar.TypeDir {
+			seen[name] = true
+		}
+	}
 }
 
 // diffIDReader fails the read that reaches the end of the stream when the

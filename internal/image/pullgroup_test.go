@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,5 +125,33 @@ func TestPullGroupAbandonedFlightDoesNotEvictItsSuccessor(t *testing.T) {
 	close(release)
 	if a, b := <-res, <-res; a != "id" || b != "id" || runs.Load() != 1 {
 		t.Fatalf("results %q %q after %d runs; want one run shared", a, b, runs.Load())
+	}
+}
+
+func TestPullGroupLimitRefusesNewKeysButLetsCallersJoin(t *testing.T) {
+	g := pullGroup{m: map[string]*flight{}}
+	release := make(chan struct{})
+	started := make(chan struct{})
+	fn := func(context.Context) (string, error) { close(started); <-release; return "id", nil }
+	res := make(chan error, 2)
+	go func() { _, err := g.doLimited(context.Background(), "a", 1, fn, func() {}, func() {}); res <- err }()
+	<-started
+	if _, err := g.doLimited(context.Background(), "b", 1, fn, func() {}, func() {}); !errors.Is(err, ErrPullLimit) || !strings.Contains(err.Error(), "max_concurrent_pulls = 1") {
+		t.Fatalf("a second image at the limit: %v", err)
+	}
+	joined := make(chan struct{})
+	go func() {
+		_, err := g.doLimited(context.Background(), "a", 1, fn, func() { close(joined) }, func() {})
+		res <- err
+	}()
+	<-joined
+	close(release)
+	for range 2 {
+		if err := <-res; err != nil {
+			t.Fatalf("pull of the image in flight: %v", err)
+		}
+	}
+	if _, err := g.doLimited(context.Background(), "b", 1, func(context.Context) (string, error) { return "b", nil }, func() {}, func() {}); err != nil {
+		t.Fatalf("after the first pull ended: %v", err)
 	}
 }

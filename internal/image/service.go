@@ -30,6 +30,7 @@ var (
 	ErrUnavailable  = errors.New("registry unavailable")
 	ErrStalled      = errors.New("pull made no progress")
 	ErrTooMany      = errors.New("registry rate limit")
+	ErrPullLimit    = errors.New("too many pulls at once")
 )
 
 // Service is the image side of the daemon. It reads the reloadable keys

@@ -19,9 +19,10 @@ import (
 // looked up again (and must still be running) when the client connects.
 type Runtime struct {
 	OCI *oci.Runtime
-	// Container returns the running container with this ID, or an error
-	// saying why there is none to exec in or attach to.
-	Container func(id string) (*oci.Container, error)
+	// Container returns the running container with this ID and a release
+	// to call when the session ends, or an error saying why there is none
+	// to exec in or attach to (or why no more sessions may open).
+	Container func(id string) (*oci.Container, func(), error)
 	// NetNS returns the path of the network namespace of the pod with
 	// this ID; "" for a pod on the host's network.
 	NetNS func(podID string) (string, error)
@@ -33,10 +34,11 @@ var _ streaming.Runtime = (*Runtime)(nil)
 // utilexec.ExitError, which the library reports to the client as the
 // command's exit code.
 func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
-	c, err := r.Container(id)
+	c, release, err := r.Container(id)
 	if err != nil {
 		return err
 	}
+	defer release()
 	// The request's context is not cancelled when a hijacked connection
 	// drops; a failed write to the client is the sign it is gone, and the
 	// command must not live on blocked on a full pipe.
@@ -63,10 +65,11 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, in io.Reade
 
 // Attach connects the client to the container's stdio.
 func (r *Runtime) Attach(ctx context.Context, id string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
-	c, err := r.Container(id)
+	c, release, err := r.Container(id)
 	if err != nil {
 		return err
 	}
+	defer release()
 	s := oci.ExecStreams{Stdin: in, TTY: tty, Resize: sizes(resize)}
 	if out != nil {
 		s.Stdout = out

@@ -35,8 +35,8 @@ func testAPI() config.APIConfig {
 	return api
 }
 
-func noContainers(id string) (*oci.Container, error) {
-	return nil, fmt.Errorf("container %s not found", id)
+func noContainers(id string) (*oci.Container, func(), error) {
+	return nil, nil, fmt.Errorf("container %s not found", id)
 }
 
 func TestURLNamesBoundPort(t *testing.T) {
