@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,26 +16,7 @@ import (
 // layers of repo:tag in the registry at addr.
 func registryBlobs(b *testing.B, addr, repo, tag string) ([]string, int64) {
 	b.Helper()
-	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/v2/%s/manifests/%s", addr, repo, tag), nil)
-	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m struct {
-		Config struct {
-			Digest string
-			Size   int64
-		}
-		Layers []struct {
-			Digest string
-			Size   int64
-		}
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		b.Fatalf("manifest of %s:%s: %v", repo, tag, err)
-	}
+	m := manifestOf(b, addr, repo, tag)
 	digests, total := []string{m.Config.Digest}, m.Config.Size
 	for _, l := range m.Layers {
 		digests = append(digests, l.Digest)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,4 +202,63 @@ func listImages(t testing.TB, d *framework.Daemon) []*runtimeapi.Image {
 		t.Fatalf("ListImages: %v", err)
 	}
 	return resp.Images
+}
+
+// layerDesc is a layer descriptor of a served manifest.
+type layerDesc struct {
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int64             `json:"size"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+// servedManifest is the image manifest of repo:tag as the registry at
+// addr serves it (OCI or Docker schema 2).
+type servedManifest struct {
+	MediaType string `json:"mediaType"`
+	Config    struct {
+		Digest string `json:"digest"`
+		Size   int64  `json:"size"`
+	} `json:"config"`
+	Layers []layerDesc `json:"layers"`
+}
+
+func manifestOf(t testing.TB, addr, repo, tag string) servedManifest {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/v2/%s/manifests/%s", addr, repo, tag), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m servedManifest
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("manifest of %s:%s: %s, %v", repo, tag, resp.Status, err)
+	}
+	return m
+}
+
+// checkPulled checks what ImageStatus reports for ref right after it was
+// pulled as image id from repo at digest dgst, and returns the verbose
+// status for more checks.
+func checkPulled(t *testing.T, d *framework.Daemon, ref, id, repo, dgst string) *runtimeapi.ImageStatusResponse {
+	t.Helper()
+	s := imageStatus(t, d, ref, true)
+	if s.Image == nil || s.Image.Id != id {
+		t.Fatalf("ImageStatus(%s) = %v; want image %s", ref, s.Image, id)
+	}
+	if !slices.Equal(s.Image.RepoTags, []string{ref}) {
+		t.Errorf("RepoTags = %v; want [%s]", s.Image.RepoTags, ref)
+	}
+	if !slices.Contains(s.Image.RepoDigests, repo+"@"+dgst) {
+		t.Errorf("RepoDigests = %v; want %s@%s", s.Image.RepoDigests, repo, dgst)
+	}
+	if s.Image.Size == 0 {
+		t.Error("Size = 0; must be > 0")
+	}
+	return s
 }

@@ -50,20 +50,8 @@ func TestPullImageByTagAndByDigest(t *testing.T) {
 	}
 	id := mustPull(t, d, ref)
 
-	s := imageStatus(t, d, ref, true)
-	if s.Image == nil || s.Image.Id != id {
-		t.Fatalf("ImageStatus(%s) = %v; want image %s", ref, s.Image, id)
-	}
 	repo := strings.Split(ref, ":1.29-2")[0]
-	if !slices.Equal(s.Image.RepoTags, []string{ref}) {
-		t.Errorf("RepoTags = %v; want [%s]", s.Image.RepoTags, ref)
-	}
-	if !slices.Contains(s.Image.RepoDigests, repo+"@"+dgst) {
-		t.Errorf("RepoDigests = %v; want %s@%s", s.Image.RepoDigests, repo, dgst)
-	}
-	if s.Image.Size == 0 {
-		t.Error("Size = 0; must be > 0")
-	}
+	s := checkPulled(t, d, ref, id, repo, dgst)
 	var info struct {
 		ImageSpec struct {
 			Config struct{ Cmd []string }

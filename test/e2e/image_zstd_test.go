@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,34 +22,12 @@ var zstdChunkedAnnotations = []string{
 	testregistry.ZstdChunkedTarSplitPositionAnnotation,
 }
 
-type layerDesc struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Annotations map[string]string `json:"annotations"`
-}
-
 // servedLayers returns the layer descriptors of repo:tag's manifest as
 // the registry at addr serves it.
 func servedLayers(t *testing.T, addr, repoAndTag string) []layerDesc {
 	t.Helper()
 	repo, tag, _ := strings.Cut(repoAndTag, ":")
-	req, err := http.NewRequestWithContext(framework.Ctx(t), http.MethodGet, fmt.Sprintf("http://%s/v2/%s/manifests/%s", addr, repo, tag), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m struct {
-		MediaType string      `json:"mediaType"`
-		Layers    []layerDesc `json:"layers"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("manifest of %s: %s, %v", repoAndTag, resp.Status, err)
-	}
+	m := manifestOf(t, addr, repo, tag)
 	if m.MediaType != "application/vnd.oci.image.manifest.v1+json" {
 		t.Fatalf("%s is served as %s; want an OCI manifest", repoAndTag, m.MediaType)
 	}
@@ -114,19 +90,7 @@ func TestPullAndRunZstdImages(t *testing.T) {
 			if n := px.blobGets()[layerDigest]; n != 1 {
 				t.Errorf("the zstd layer %s was downloaded %d times; want once", layerDigest, n)
 			}
-			s := imageStatus(t, d, ref, true)
-			if s.Image == nil || s.Image.Id != id {
-				t.Fatalf("ImageStatus(%s) = %v; want image %s", ref, s.Image, id)
-			}
-			if !slices.Equal(s.Image.RepoTags, []string{ref}) {
-				t.Errorf("RepoTags = %v; want [%s]", s.Image.RepoTags, ref)
-			}
-			if !slices.Contains(s.Image.RepoDigests, repo+"@"+dgst) {
-				t.Errorf("RepoDigests = %v; want %s@%s", s.Image.RepoDigests, repo, dgst)
-			}
-			if s.Image.Size == 0 {
-				t.Error("Size = 0; must be > 0")
-			}
+			s := checkPulled(t, d, ref, id, repo, dgst)
 			var info struct {
 				ImageSpec struct {
 					Config struct {
