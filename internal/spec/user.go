@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -31,8 +32,17 @@ func resolveUser(rootfs string, sc *runtimeapi.LinuxContainerSecurityContext, po
 	if err != nil {
 		return User{}, err
 	}
-	users, _ := user.ParsePasswd(strings.NewReader(passwd))
-	groups, _ := user.ParseGroup(strings.NewReader(group))
+	// The parsers fail on a line longer than bufio.Scanner's 64 KiB
+	// token and then return nothing at all: ignoring that would turn an
+	// image with one absurd line into "user not found" for every user.
+	users, err := user.ParsePasswd(strings.NewReader(passwd))
+	if err != nil {
+		return User{}, idFileError("/etc/passwd", err)
+	}
+	groups, err := user.ParseGroup(strings.NewReader(group))
+	if err != nil {
+		return User{}, idFileError("/etc/group", err)
+	}
 
 	var (
 		u    User
@@ -117,6 +127,15 @@ func resolveUser(rootfs string, sc *runtimeapi.LinuxContainerSecurityContext, po
 		add(uint32(g))
 	}
 	return u, nil
+}
+
+// idFileError says why the image's /etc/passwd or /etc/group could not
+// be parsed.
+func idFileError(path string, err error) error {
+	if errors.Is(err, bufio.ErrTooLong) {
+		return invalidf("%s in the image has a line longer than %d bytes", path, bufio.MaxScanTokenSize)
+	}
+	return invalidf("parsing %s in the image: %v", path, err)
 }
 
 func findUser(users []user.User, nameOrID string) *user.User {
