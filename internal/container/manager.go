@@ -458,6 +458,9 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if err := checkCommand(rootfs, res.Spec.Process.Args[0], res.Spec.Process.Env); err != nil {
 		return "", err
 	}
+	if err := makeWorkdir(rootfs, res.Spec.Process.Cwd, volumeOwner); err != nil {
+		return "", err
+	}
 	b, err := json.Marshal(res.Spec)
 	if err != nil {
 		return "", err
@@ -535,6 +538,7 @@ func imageRef(img image.Image) string {
 // in its rootfs, before the runtime is asked to run it.
 func checkCommand(rootfs, cmd string, env []string) error {
 	var dirs []string
+	var why error
 	if strings.Contains(cmd, "/") {
 		dirs = []string{""}
 	} else {
@@ -555,9 +559,16 @@ func checkCommand(rootfs, cmd string, env []string) error {
 			// Relative to the working directory: leave it to the runtime.
 			return nil
 		}
-		if found, err := spec.ExistsInRoot(rootfs, p); err == nil && found {
+		found, err := spec.ExistsInRoot(rootfs, p)
+		if err == nil && found {
 			return nil
 		}
+		if err != nil && why == nil {
+			why = err // a symlink loop, say: worth saying rather than "not found"
+		}
+	}
+	if why != nil {
+		return fmt.Errorf("%w: executable %q not found in the image (PATH and rootfs searched): %v", ErrInvalid, cmd, why)
 	}
 	return fmt.Errorf("%w: executable %q not found in the image (PATH and rootfs searched)", ErrInvalid, cmd)
 }

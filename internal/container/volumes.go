@@ -88,3 +88,18 @@ func mkdirAllOwned(path string, owner *idtools.IDPair) error {
 	}
 	return nil
 }
+
+// makeWorkdir creates the container's working directory inside rootfs,
+// as CRI-O does, before the runtime would: the image is hostile, and its
+// WorkingDir may cross a symlink that points out of the rootfs, which
+// must resolve inside it (runc's own mkdir fails on a dangling one).
+func makeWorkdir(rootfs, cwd string, owner *idtools.IDPair) error {
+	full, err := securejoin.SecureJoin(rootfs, cwd)
+	if err != nil {
+		return fmt.Errorf("%w: working directory %s: %v", ErrInvalid, cwd, err)
+	}
+	if err := mkdirAllOwned(full, owner); err != nil {
+		return fmt.Errorf("%w: creating working directory %s in the rootfs: %v", ErrInvalid, cwd, err)
+	}
+	return nil
+}
