@@ -15,7 +15,7 @@ DEB_PKGS  += gcc libc6-dev dpkg apt
 
 crio.conf.example: FORCE
 
-.PHONY: all build test kube-test kube-bench critest bench unit e2e lint install-deps install run clean clean-test-host help
+.PHONY: all build test kube-test kube-bench critest fuzz bench unit e2e lint install-deps install run clean clean-test-host help
 
 all: build
 
@@ -30,10 +30,13 @@ bin/crio-pause: FORCE
 FORCE:
 
 test: lint ## Everything CI runs: lint, unit and end-to-end tests against a real daemon, the kubelet and control-plane tests, then critest.
-	$(GO) test -tags "$(TAGS)" -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /test/e2e -e /test/kube)
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /test/e2e -e /test/kube -e /test/fuzz)
 	@# The end-to-end tests run alone: the real containers of other packages'
 	@# tests would only compete with them for the CPU.
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout 30m ./test/e2e/
+	@# The CRI fuzzer: its plain tests, then a bounded run (its seeds and corpus first).
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout 5m ./test/fuzz/
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout 10m -run '^$$' -fuzz '^FuzzCRI$$' -fuzztime 2m -fuzzminimizetime 10x -parallel 1 ./test/fuzz/
 	$(MAKE) kube-test
 	hack/critest.sh
 
@@ -42,6 +45,10 @@ kube-test: ## A real kubelet (and control plane) of hack/kube's Kubernetes relea
 	@# timeout and not the tests'.
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout 40m -run '^TestKubernetesProgramsArePinned$$' ./test/kube/
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout 30m ./test/kube/
+
+FUZZTIME ?= 1h
+fuzz: ## Fuzz every CRI method against a real daemon for FUZZTIME (1h); findings go to test/fuzz/testdata/fuzz/FuzzCRI.
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout 0 -run '^$$' -fuzz '^FuzzCRI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10x -parallel 1 ./test/fuzz/
 
 critest: ## The CRI validation suite (critest) against a fresh daemon; report in _output/critest.
 	hack/critest.sh
