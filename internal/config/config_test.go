@@ -146,8 +146,6 @@ func TestValidationErrors(t *testing.T) {
 		{"stream address", "[crio.api]\nstream_address = \"not-an-ip\"", "crio.api.stream_address"},
 		{"stream port", "[crio.api]\nstream_port = \"70000\"", "crio.api.stream_port"},
 		{"tls without cert", "[crio.api]\nstream_enable_tls = true", "crio.api.stream_enable_tls"},
-		{"grpc size", "[crio.api]\ngrpc_max_send_msg_size = 0", "crio.api.grpc_max_send_msg_size"},
-		{"grpc recv size", "[crio.api]\ngrpc_max_recv_msg_size = -5", "crio.api.grpc_max_recv_msg_size"},
 		{"bad duration", "[crio.api]\nstream_idle_timeout = \"forever\"", "stream_idle_timeout"},
 		{"unknown default runtime", "[crio.runtime]\ndefault_runtime = \"kata\"", "crio.runtime.default_runtime"},
 		{"runtime type", "[crio.runtime.runtimes.runc]\nruntime_type = \"vm\"", "crio.runtime.runtimes.runc.runtime_type"},

@@ -68,6 +68,8 @@ func Load(file, dir string, fileRequired, dirRequired bool) (*Loaded, error) {
 			}
 		}
 	}
+	l.normalize()
+	l.Warnings = append(l.Warnings, l.compatWarnings()...)
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}

@@ -115,6 +115,11 @@ func validate(c *Config) []*FieldError {
 		abs(key+".runtime_path", h.RuntimePath, false)
 		abs(key+".runtime_root", h.RuntimeRoot, false)
 		abs(key+".monitor_path", h.MonitorPath, false)
+		switch h.ExecCPUAffinity {
+		case "", "first":
+		default:
+			bad(key+".exec_cpu_affinity", "%q is not \"\" or \"first\"", h.ExecCPUAffinity)
+		}
 		switch h.MonitorCgroup {
 		case "", "pod", "system.slice":
 		default:
@@ -124,6 +129,14 @@ func validate(c *Config) []*FieldError {
 		}
 	}
 	abs("crio.runtime.conmon", r.Conmon, false)
+	for _, d := range r.AdditionalArtifactStores {
+		abs("crio.runtime.additional_artifact_stores", d, true)
+	}
+	switch c.API.TLSMinVersion {
+	case "", "VersionTLS12", "VersionTLS13":
+	default:
+		bad("crio.api.tls_min_version", "%q is not \"VersionTLS12\" or \"VersionTLS13\"", c.API.TLSMinVersion)
+	}
 	switch r.CgroupManager {
 	case "", "cgroupfs", "systemd":
 	default:
@@ -135,8 +148,9 @@ func validate(c *Config) []*FieldError {
 		}
 	}
 	for _, s := range r.DefaultSysctls {
+		// CRI-O trims spaces around the key and value ("k = v").
 		k, _, ok := strings.Cut(s, "=")
-		if !ok || !sysctlKey.MatchString(k) {
+		if !ok || !sysctlKey.MatchString(strings.TrimSpace(k)) {
 			bad("crio.runtime.default_sysctls", "%q is not of the form key=value", s)
 		}
 	}
@@ -226,9 +240,9 @@ func validate(c *Config) []*FieldError {
 	}
 	for _, g := range c.Stats.IncludedPodMetrics {
 		switch g {
-		case "cpu", "memory", "network", "oom", "process", "disk", "diskIO", "spec":
+		case "cpu", "memory", "network", "oom", "process", "disk", "diskIO", "spec", "hugetlb", "pressure":
 		default:
-			bad("crio.stats.included_pod_metrics", "%q is not a metric group (cpu, memory, network, oom, process, disk, diskIO, spec)", g)
+			bad("crio.stats.included_pod_metrics", "%q is not a metric group (cpu, memory, network, oom, process, disk, diskIO, spec, hugetlb, pressure or all)", g)
 		}
 	}
 	if c.NRI.PluginRegistrationTimeout < 0 || c.NRI.PluginRequestTimeout < 0 {
