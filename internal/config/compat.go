@@ -80,9 +80,6 @@ func (c *Config) compatWarnings() []string {
 	}
 	for _, name := range handlerNames(c.Runtime.Runtimes) {
 		h := c.Runtime.Runtimes[name]
-		if h.PrivilegedWithoutHostDevices {
-			ignored("crio.runtime.runtimes."+name+".privileged_without_host_devices", "privileged containers get every host device")
-		}
 		if h.SeccompProfile != "" {
 			ignored("crio.runtime.runtimes."+name+".seccomp_profile", "[crio.runtime] seccomp_profile applies")
 		}

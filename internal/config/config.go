@@ -123,7 +123,7 @@ type RuntimeConfig struct {
 	DisableHostPortMapping             bool                      `toml:"disable_hostport_mapping" doc:"Accepted for CRI-O compatibility and not used: crio programs no host port rules itself; a pod's port mappings always go to CNI plugins that declare the portMappings capability (such as portmap)."`
 	Timezone                           string                    `toml:"timezone" doc:"Accepted for CRI-O compatibility and not used: containers keep the image's timezone."`
 	Workloads                          map[string]WorkloadConfig `toml:"workloads" doc:"Workloads, [crio.runtime.workloads.NAME]. Accepted for CRI-O compatibility and not used: no workload is ever activated, so their resources and allowed annotations have no effect."`
-	HooksDir                           []string                  `toml:"hooks_dir" doc:"Directories of OCI hooks configurations (the hooks.d JSON format of containers-common); a file in a later directory overrides one of the same name in an earlier one. Watched: changes apply to containers created afterwards. Directories that do not exist are skipped."`
+	HooksDir                           []string                  `toml:"hooks_dir" doc:"Directories of OCI hooks configurations (the hooks.d JSON format of containers-common); a file in a later directory overrides one of the same name in an earlier one. Watched: changes apply to containers created afterwards. Directories that do not exist are skipped, and so is a file whose hook binary does not exist (as containers-common does); a malformed file stops the start."`
 }
 
 // RuntimeHandler is one [crio.runtime.runtimes.NAME] table.
@@ -138,7 +138,7 @@ type RuntimeHandler struct {
 	PlatformRuntimePaths         map[string]string `toml:"platform_runtime_paths" doc:"Runtime binary per platform (os/arch) (not implemented yet: runtime_path is used)."`
 	RuntimeConfigPath            string            `toml:"runtime_config_path" doc:"Accepted for CRI-O compatibility and not used: it is for VM runtimes, which crio does not support."`
 	InheritDefaultRuntime        bool              `toml:"inherit_default_runtime" doc:"Take runtime_path, runtime_type, runtime_config_path and runtime_root from default_runtime's handler when the configuration loads, as CRI-O does."`
-	PrivilegedWithoutHostDevices bool              `toml:"privileged_without_host_devices" doc:"Accepted for CRI-O compatibility and not used: privileged containers get every host device (a warning says so when set)."`
+	PrivilegedWithoutHostDevices bool              `toml:"privileged_without_host_devices" doc:"Privileged containers of this handler get no host devices, only the ones they ask for (the device cgroup still allows all, as CRI-O does)."`
 	MonitorExecCgroup            string            `toml:"monitor_exec_cgroup" doc:"Accepted for CRI-O compatibility and not used: the cgroup of exec's helper processes is not configurable."`
 	RuntimePullImage             bool              `toml:"runtime_pull_image" doc:"Accepted for CRI-O compatibility and not used: crio always pulls images itself."`
 	ContainerMinMemory           string            `toml:"container_min_memory" doc:"Accepted for CRI-O compatibility and not used: no lowest memory limit is enforced."`

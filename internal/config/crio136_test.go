@@ -248,7 +248,6 @@ func TestCRIO136IgnoredSecurityKeysWarn(t *testing.T) {
 		"crio.metrics.metrics_cert":                  "[crio.metrics]\nmetrics_cert = \"/etc/crio/metrics.crt\"\n",
 		"crio.runtime.privileged_seccomp_profile":    "[crio.runtime]\nprivileged_seccomp_profile = \"/etc/crio/priv.json\"\n",
 		"crio.runtime.uid_mappings":                  "[crio.runtime]\nuid_mappings = \"0:100000:65536\"\n",
-		"runc.privileged_without_host_devices":       "[crio.runtime.runtimes.runc]\nprivileged_without_host_devices = true\n",
 		"crio.runtime.runtimes.runc.seccomp_profile": "[crio.runtime.runtimes.runc]\nseccomp_profile = \"/etc/crio/runc.json\"\n",
 	} {
 		l, err := Load(write(t, filepath.Join(t.TempDir(), "c.conf"), conf), "", true, false)

@@ -268,8 +268,14 @@ func checkPropagation(path string, needShared bool) error {
 
 // setDevices adds the CRI devices, the configured additional devices, and
 // for privileged containers every host device.
-func setDevices(g *generate.Generator, devs []*runtimeapi.Device, additional []string, privileged bool, host *hostInfo) error {
-	if privileged {
+func setDevices(g *generate.Generator, devs []*runtimeapi.Device, additional []string, privileged, withoutHostDevices bool, host *hostInfo) error {
+	if privileged && withoutHostDevices {
+		// CRI-O's privileged_without_host_devices (for VM-based handlers
+		// and for nodes whose devices must stay out of privileged pods):
+		// the device cgroup still allows everything, as for any
+		// privileged container, but only the devices asked for are made.
+		g.Config.Linux.Resources.Devices = []rspec.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+	} else if privileged {
 		all, err := host.devices("/dev")
 		if err != nil {
 			return fmt.Errorf("listing host devices: %w", err)

@@ -67,6 +67,9 @@ type Defaults struct {
 	IDMappedMounts bool
 	// CgroupV2 says the host has the unified hierarchy only.
 	CgroupV2 bool
+	// PrivilegedWithoutHostDevices is the runtime handler's
+	// privileged_without_host_devices.
+	PrivilegedWithoutHostDevices bool
 }
 
 // Input is everything Build reads.
@@ -194,7 +197,7 @@ func Build(in Input) (*Result, error) {
 		return nil, err
 	}
 	res.Mounts = mounts
-	if err := setDevices(&g, c.Devices, in.Defaults.AdditionalDevices, sc.Privileged, host); err != nil {
+	if err := setDevices(&g, c.Devices, in.Defaults.AdditionalDevices, sc.Privileged, in.Defaults.PrivilegedWithoutHostDevices, host); err != nil {
 		return nil, err
 	}
 	if err := setResources(&g, c.GetLinux().GetResources(), in, host); err != nil {

@@ -246,6 +246,22 @@ func TestPrivileged(t *testing.T) {
 	}
 }
 
+func TestPrivilegedWithoutHostDevicesGetsOnlyTheDevicesAskedFor(t *testing.T) {
+	in := input(t, &runtimeapi.ContainerConfig{
+		Devices: []*runtimeapi.Device{{HostPath: "/dev/fuse", ContainerPath: "/dev/fuse", Permissions: "rw"}},
+		Linux:   &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{Privileged: true}}})
+	in.Defaults.PrivilegedWithoutHostDevices = true
+	in.Defaults.AdditionalDevices = nil
+	in.Config.Devices[0].ContainerPath = "/dev/asked"
+	s := build(t, in).Spec
+	if len(s.Linux.Devices) != 1 || s.Linux.Devices[0].Path != "/dev/asked" {
+		t.Errorf("devices = %v; want only the one asked for, at /dev/asked", s.Linux.Devices)
+	}
+	if len(s.Linux.Resources.Devices) == 0 || !s.Linux.Resources.Devices[0].Allow || s.Linux.Resources.Devices[0].Access != "rwm" {
+		t.Errorf("device cgroup %v; want allow-all first, as for any privileged container", s.Linux.Resources.Devices)
+	}
+}
+
 func TestMaskedPaths(t *testing.T) {
 	in := input(t, &runtimeapi.ContainerConfig{})
 	s := build(t, in).Spec
