@@ -384,8 +384,9 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			ReadOnly: live.Runtime.ReadOnly, HostPathMustExist: live.Runtime.HostPathMustExist,
 			AbsentSourcesReject: live.Runtime.AbsentMountSourcesToReject, PidsLimit: live.Runtime.PidsLimit,
 			RecursiveReadOnly: feat.RecursiveReadOnly, IDMappedMounts: feat.IDMappedMounts,
-			CgroupV2:                     cgroups.IsV2(),
-			PrivilegedWithoutHostDevices: live.Runtime.Runtimes[h.Name].PrivilegedWithoutHostDevices,
+			CgroupV2:                           cgroups.IsV2(),
+			PrivilegedWithoutHostDevices:       live.Runtime.Runtimes[h.Name].PrivilegedWithoutHostDevices,
+			DeviceOwnershipFromSecurityContext: live.Runtime.DeviceOwnershipFromSecurityContext,
 		},
 	})
 	if err != nil {

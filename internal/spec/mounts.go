@@ -268,7 +268,7 @@ func checkPropagation(path string, needShared bool) error {
 
 // setDevices adds the CRI devices, the configured additional devices, and
 // for privileged containers every host device.
-func setDevices(g *generate.Generator, devs []*runtimeapi.Device, additional []string, privileged, withoutHostDevices bool, host *hostInfo) error {
+func setDevices(g *generate.Generator, devs []*runtimeapi.Device, additional []string, privileged, withoutHostDevices bool, owner *rspec.User, host *hostInfo) error {
 	if privileged && withoutHostDevices {
 		// CRI-O's privileged_without_host_devices (for VM-based handlers
 		// and for nodes whose devices must stay out of privileged pods):
@@ -318,6 +318,10 @@ func setDevices(g *generate.Generator, devs []*runtimeapi.Device, additional []s
 		for _, hd := range found {
 			rel, _ := filepath.Rel(d.HostPath, hd.Path)
 			hd.Path = filepath.Join(d.ContainerPath, rel)
+			if owner != nil {
+				uid, gid := owner.UID, owner.GID
+				hd.UID, hd.GID = &uid, &gid
+			}
 			g.AddDevice(hd)
 			maj, mnr := hd.Major, hd.Minor
 			g.AddLinuxResourcesDevice(true, hd.Type, &maj, &mnr, perms)

@@ -70,6 +70,8 @@ type Defaults struct {
 	// PrivilegedWithoutHostDevices is the runtime handler's
 	// privileged_without_host_devices.
 	PrivilegedWithoutHostDevices bool
+	// DeviceOwnershipFromSecurityContext is CRI-O's key of that name.
+	DeviceOwnershipFromSecurityContext bool
 }
 
 // Input is everything Build reads.
@@ -197,7 +199,14 @@ func Build(in Input) (*Result, error) {
 		return nil, err
 	}
 	res.Mounts = mounts
-	if err := setDevices(&g, c.Devices, in.Defaults.AdditionalDevices, sc.Privileged, in.Defaults.PrivilegedWithoutHostDevices, host); err != nil {
+	var deviceOwner *rspec.User
+	if in.Defaults.DeviceOwnershipFromSecurityContext {
+		// As CRI-O: the security context's RunAsUser and RunAsGroup, root
+		// where unset (not the image's USER), so that a non-root
+		// container can use the devices it is given.
+		deviceOwner = &rspec.User{UID: uint32(sc.GetRunAsUser().GetValue()), GID: uint32(sc.GetRunAsGroup().GetValue())}
+	}
+	if err := setDevices(&g, c.Devices, in.Defaults.AdditionalDevices, sc.Privileged, in.Defaults.PrivilegedWithoutHostDevices, deviceOwner, host); err != nil {
 		return nil, err
 	}
 	if err := setResources(&g, c.GetLinux().GetResources(), in, host); err != nil {

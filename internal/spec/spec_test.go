@@ -262,6 +262,27 @@ func TestPrivilegedWithoutHostDevicesGetsOnlyTheDevicesAskedFor(t *testing.T) {
 	}
 }
 
+func TestDeviceOwnershipFromSecurityContext(t *testing.T) {
+	cfg := func() *runtimeapi.ContainerConfig {
+		return &runtimeapi.ContainerConfig{
+			Devices: []*runtimeapi.Device{{HostPath: "/dev/fuse", ContainerPath: "/dev/fuse", Permissions: "rw"}},
+			Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+				RunAsUser: &runtimeapi.Int64Value{Value: 1000}, RunAsGroup: &runtimeapi.Int64Value{Value: 2000}}}}
+	}
+	in := input(t, cfg())
+	in.Defaults.AdditionalDevices = nil
+	if d := build(t, in).Spec.Linux.Devices; len(d) != 1 || d[0].UID != nil || d[0].GID != nil {
+		t.Errorf("without the key, devices = %+v; want the host's owner (unset)", d)
+	}
+	in = input(t, cfg())
+	in.Defaults.AdditionalDevices = nil
+	in.Defaults.DeviceOwnershipFromSecurityContext = true
+	d := build(t, in).Spec.Linux.Devices
+	if len(d) != 1 || d[0].UID == nil || *d[0].UID != 1000 || d[0].GID == nil || *d[0].GID != 2000 {
+		t.Errorf("with the key, devices = %+v; want owned by 1000:2000", d)
+	}
+}
+
 func TestMaskedPaths(t *testing.T) {
 	in := input(t, &runtimeapi.ContainerConfig{})
 	s := build(t, in).Spec
