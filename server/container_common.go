@@ -11,6 +11,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/container"
+	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/nri"
 	"github.com/crio/crio/internal/store"
 )
@@ -50,7 +51,7 @@ func containerError(what string, err error) error {
 	switch {
 	case errors.Is(err, container.ErrNotFound):
 		return status.Error(codes.NotFound, msg)
-	case errors.Is(err, store.ErrAmbiguous), errors.Is(err, container.ErrInvalid):
+	case errors.Is(err, store.ErrAmbiguous), errors.Is(err, container.ErrInvalid), errors.Is(err, image.ErrInvalidName):
 		return status.Error(codes.InvalidArgument, msg)
 	case errors.Is(err, container.ErrState), errors.Is(err, container.ErrUnsupported):
 		return status.Error(codes.FailedPrecondition, msg)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/crio/crio/internal/container"
+	"github.com/crio/crio/internal/image"
 	"github.com/crio/crio/internal/oci"
 )
 
@@ -22,6 +23,9 @@ func TestContainerErrorCodes(t *testing.T) {
 		{fmt.Errorf("%w: config.metadata.name is required", container.ErrInvalid), codes.InvalidArgument},
 		{fmt.Errorf("%w: abc", container.ErrNotFound), codes.NotFound},
 		{fmt.Errorf("%w: not running", container.ErrState), codes.FailedPrecondition},
+		// A config.image that is no image reference is the client's error
+		// (found by test/fuzz).
+		{fmt.Errorf("image docker,io/busybox: %w: cannot parse", image.ErrInvalidName), codes.InvalidArgument},
 	} {
 		if got := status.Code(containerError("CreateContainer", c.err)); got != c.want {
 			t.Errorf("%v: code %v, want %v", c.err, got, c.want)
