@@ -262,6 +262,8 @@ func (h *harness) run(t *testing.T, data []byte) {
 			t.Fatalf("hang: %s did not answer within %s\n--- crio log ---\n%s", what(), timeout, h.d.LogTail(40))
 		case st.Code() == codes.Internal && strings.HasPrefix(st.Message(), "internal error in "):
 			t.Fatalf("crash: %s panicked in the daemon: %s\n--- crio log ---\n%s", what(), st.Message(), h.d.LogTail(40))
+		case st.Code() == codes.Internal && strings.Contains(st.Message(), "invalid image name"):
+			t.Fatalf("%s: a malformed image name answered as the daemon's own failure (Internal), not InvalidArgument: %s", what(), st.Message())
 		case !h.d.Running():
 			t.Fatalf("crash: the daemon exited during %s: %v\n--- crio log ---\n%s", what(), err, h.d.LogTail(60))
 		case st.Code() == codes.Unavailable || st.Code() == codes.Unknown:
