@@ -281,3 +281,17 @@ func lineDiff(a, b string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestTimezoneMustBeAZoneinfoFileOfTheHost(t *testing.T) {
+	for tz, ok := range map[string]bool{"": true, "Local": true, "Etc/UTC": true, "Nowhere/Atlantis": false, "../../etc/passwd": false, "/etc/passwd": false} {
+		c := Default()
+		c.Runtime.Timezone = tz
+		errs := validate(c)
+		if ok != (len(errs) == 0) {
+			t.Errorf("timezone %q: errors %v; want ok=%v", tz, errs, ok)
+		}
+	}
+	if got := ZoneinfoPath("Etc/UTC"); got != "/usr/share/zoneinfo/Etc/UTC" {
+		t.Errorf("ZoneinfoPath(Etc/UTC) = %s", got)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -254,8 +256,25 @@ func validate(c *Config) []*FieldError {
 	if c.NRI.Enabled && c.NRI.PluginPath != "" && !filepath.IsAbs(c.NRI.PluginPath) {
 		bad("crio.nri.nri_plugin_dir", "must be an absolute path, got %q", c.NRI.PluginPath)
 	}
+	if tz := c.Runtime.Timezone; tz != "" && tz != "Local" {
+		if _, err := os.Stat(ZoneinfoPath(tz)); err != nil || filepath.IsAbs(tz) || slices.Contains(strings.Split(tz, "/"), "..") {
+			bad("crio.runtime.timezone", "%q is not a timezone of the host's zoneinfo (like \"Europe/Paris\", or \"Local\")", tz)
+		}
+	}
 	c.Limits.validate(bad)
 	return errs
+}
+
+// ZoneinfoPath is the host file a container's /etc/localtime is mounted
+// from for timezone tz ("" for none).
+func ZoneinfoPath(tz string) string {
+	switch tz {
+	case "":
+		return ""
+	case "Local":
+		return "/etc/localtime"
+	}
+	return filepath.Join("/usr/share/zoneinfo", tz)
 }
 
 func handlerNames(m map[string]RuntimeHandler) []string {

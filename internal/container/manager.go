@@ -387,6 +387,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			CgroupV2:                           cgroups.IsV2(),
 			PrivilegedWithoutHostDevices:       live.Runtime.Runtimes[h.Name].PrivilegedWithoutHostDevices,
 			DeviceOwnershipFromSecurityContext: live.Runtime.DeviceOwnershipFromSecurityContext,
+			Localtime:                          config.ZoneinfoPath(live.Runtime.Timezone),
 		},
 	})
 	if err != nil {

@@ -62,6 +62,10 @@ func setMounts(g *generate.Generator, in Input, sc *runtimeapi.LinuxContainerSec
 		}
 		g.AddMount(rspec.Mount{Destination: f.dst, Type: "bind", Source: f.src, Options: opts})
 	}
+	if in.Defaults.Localtime != "" && !taken["/etc/localtime"] {
+		g.AddMount(rspec.Mount{Destination: "/etc/localtime", Type: "bind", Source: in.Defaults.Localtime,
+			Options: []string{"rbind", "rprivate", "nosuid", "nodev", "noexec", "ro"}})
+	}
 	shm := sb.ShmPath
 	if sb.SecurityContext.GetNamespaceOptions().GetIpc() == runtimeapi.NamespaceMode_NODE {
 		shm = "/dev/shm"

@@ -72,6 +72,9 @@ type Defaults struct {
 	PrivilegedWithoutHostDevices bool
 	// DeviceOwnershipFromSecurityContext is CRI-O's key of that name.
 	DeviceOwnershipFromSecurityContext bool
+	// Localtime is the host's zoneinfo file mounted read-only at
+	// /etc/localtime ([crio.runtime] timezone); empty mounts none.
+	Localtime string
 }
 
 // Input is everything Build reads.

@@ -681,3 +681,21 @@ func TestContainerUserNamespaceRequest(t *testing.T) {
 		})
 	}
 }
+
+func TestLocaltimeMountedReadOnlyUnlessTheKubeletMountsOne(t *testing.T) {
+	in := input(t, &runtimeapi.ContainerConfig{})
+	in.Defaults.Localtime = "/usr/share/zoneinfo/Europe/Paris"
+	var got *rspec.Mount
+	for _, m := range build(t, in).Spec.Mounts {
+		if m.Destination == "/etc/localtime" {
+			got = &m
+		}
+	}
+	if got == nil || got.Source != in.Defaults.Localtime || !slices.Contains(got.Options, "ro") {
+		t.Fatalf("/etc/localtime mount = %+v; want a read-only bind of %s", got, in.Defaults.Localtime)
+	}
+	in = input(t, &runtimeapi.ContainerConfig{})
+	if slices.ContainsFunc(build(t, in).Spec.Mounts, func(m rspec.Mount) bool { return m.Destination == "/etc/localtime" }) {
+		t.Error("/etc/localtime mounted with no timezone configured")
+	}
+}
