@@ -115,7 +115,7 @@ func (s *Service) Pull(ctx context.Context, name string, o PullOptions) (id stri
 // credentials, or starts one.
 func (s *Service) pullShared(ctx context.Context, named reference.Named, cfg *config.Config, sys *types.SystemContext, o PullOptions) (string, error) {
 	key := named.String() + "\x00" + credentialKey(sys) + "\x00" + policyPath(cfg, o.Namespace)
-	return s.pulls.doLimited(ctx, key, cfg.Limits.MaxConcurrentPulls, func(pctx context.Context) (string, error) {
+	return s.pulls.do(ctx, key, cfg.Limits.MaxConcurrentPulls, func(pctx context.Context) (string, error) {
 		return s.pullOne(pctx, named, cfg, sys)
 	},
 		func() { s.log.Debug("joining an in-flight pull", "image", named.String()) },

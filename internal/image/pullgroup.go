@@ -26,13 +26,9 @@ type flight struct {
 // do runs fn once for all concurrent callers of key; joined is called
 // when a caller joins a pull already running, abandoned when the last
 // caller gives up and the pull is cancelled.
-func (g *pullGroup) do(ctx context.Context, key string, fn func(context.Context) (string, error), joined, abandoned func()) (string, error) {
-	return g.doLimited(ctx, key, 0, fn, joined, abandoned)
-}
-
-// doLimited is do refusing to start a pull when max (0: no limit) pulls
-// of other keys are in flight; joining one is always allowed.
-func (g *pullGroup) doLimited(ctx context.Context, key string, max int, fn func(context.Context) (string, error), joined, abandoned func()) (string, error) {
+// It refuses to start a pull when max (0: no limit) pulls of other keys
+// are in flight; joining one is always allowed.
+func (g *pullGroup) do(ctx context.Context, key string, max int, fn func(context.Context) (string, error), joined, abandoned func()) (string, error) {
 	g.mu.Lock()
 	f, ok := g.m[key]
 	if !ok && max > 0 && len(g.m) >= max {

@@ -25,7 +25,7 @@ func TestPullGroupSharesOneRun(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], _ = g.do(context.Background(), "k", fn, func() { joins.Add(1) }, func() {})
+			results[i], _ = g.do(context.Background(), "k", 0, fn, func() { joins.Add(1) }, func() {})
 		}()
 	}
 	for joins.Load() != 3 {
@@ -42,7 +42,7 @@ func TestPullGroupSharesOneRun(t *testing.T) {
 		}
 	}
 	// Once finished, the next call runs again.
-	if _, err := g.do(context.Background(), "k", func(context.Context) (string, error) { return "", errors.New("x") }, func() {}, func() {}); err == nil {
+	if _, err := g.do(context.Background(), "k", 0, func(context.Context) (string, error) { return "", errors.New("x") }, func() {}, func() {}); err == nil {
 		t.Error("a call after the flight ended reused its result")
 	}
 }
@@ -61,11 +61,11 @@ func TestPullGroupCancelsOnlyWhenEveryCallerLeaves(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	var abandoned atomic.Int32
 	errs := make(chan error, 2)
-	go func() { _, err := g.do(ctx1, "k", fn, func() {}, func() { abandoned.Add(1) }); errs <- err }()
+	go func() { _, err := g.do(ctx1, "k", 0, fn, func() {}, func() { abandoned.Add(1) }); errs <- err }()
 	<-started
 	joined := make(chan struct{})
 	go func() {
-		_, err := g.do(ctx2, "k", fn, func() { close(joined) }, func() { abandoned.Add(1) })
+		_, err := g.do(ctx2, "k", 0, fn, func() { close(joined) }, func() { abandoned.Add(1) })
 		errs <- err
 	}()
 	<-joined
@@ -100,13 +100,13 @@ func TestPullGroupAbandonedFlightDoesNotEvictItsSuccessor(t *testing.T) {
 	}
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	go func() { cancel1() }()
-	g.do(ctx1, "k", first, func() {}, func() {})
+	g.do(ctx1, "k", 0, first, func() {}, func() {})
 
 	release := make(chan struct{})
 	var runs atomic.Int32
 	second := func(context.Context) (string, error) { runs.Add(1); <-release; return "id", nil }
 	res := make(chan string, 2)
-	go func() { id, _ := g.do(context.Background(), "k", second, func() {}, func() {}); res <- id }()
+	go func() { id, _ := g.do(context.Background(), "k", 0, second, func() {}, func() {}); res <- id }()
 	for runs.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
@@ -114,7 +114,7 @@ func TestPullGroupAbandonedFlightDoesNotEvictItsSuccessor(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	joined := make(chan struct{})
 	go func() {
-		id, _ := g.do(context.Background(), "k", second, func() { close(joined) }, func() {})
+		id, _ := g.do(context.Background(), "k", 0, second, func() { close(joined) }, func() {})
 		res <- id
 	}()
 	select {
@@ -134,14 +134,14 @@ func TestPullGroupLimitRefusesNewKeysButLetsCallersJoin(t *testing.T) {
 	started := make(chan struct{})
 	fn := func(context.Context) (string, error) { close(started); <-release; return "id", nil }
 	res := make(chan error, 2)
-	go func() { _, err := g.doLimited(context.Background(), "a", 1, fn, func() {}, func() {}); res <- err }()
+	go func() { _, err := g.do(context.Background(), "a", 1, fn, func() {}, func() {}); res <- err }()
 	<-started
-	if _, err := g.doLimited(context.Background(), "b", 1, fn, func() {}, func() {}); !errors.Is(err, ErrPullLimit) || !strings.Contains(err.Error(), "max_concurrent_pulls = 1") {
+	if _, err := g.do(context.Background(), "b", 1, fn, func() {}, func() {}); !errors.Is(err, ErrPullLimit) || !strings.Contains(err.Error(), "max_concurrent_pulls = 1") {
 		t.Fatalf("a second image at the limit: %v", err)
 	}
 	joined := make(chan struct{})
 	go func() {
-		_, err := g.doLimited(context.Background(), "a", 1, fn, func() { close(joined) }, func() {})
+		_, err := g.do(context.Background(), "a", 1, fn, func() { close(joined) }, func() {})
 		res <- err
 	}()
 	<-joined
@@ -151,7 +151,7 @@ func TestPullGroupLimitRefusesNewKeysButLetsCallersJoin(t *testing.T) {
 			t.Fatalf("pull of the image in flight: %v", err)
 		}
 	}
-	if _, err := g.doLimited(context.Background(), "b", 1, func(context.Context) (string, error) { return "b", nil }, func() {}, func() {}); err != nil {
+	if _, err := g.do(context.Background(), "b", 1, func(context.Context) (string, error) { return "b", nil }, func() {}, func() {}); err != nil {
 		t.Fatalf("after the first pull ended: %v", err)
 	}
 }
