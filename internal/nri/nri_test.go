@@ -173,6 +173,10 @@ func connectPlugin(tb testing.TB, r *Runtime, socket, name string, p any, ready 
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// Builtin plugins (the default validator) are counted by the time
+	// Start returns; the plugin is counted only after its synchronisation,
+	// which is after ready.
+	before := r.plugins.Load()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -183,7 +187,7 @@ func connectPlugin(tb testing.TB, r *Runtime, socket, name string, p any, ready 
 	case <-time.After(10 * time.Second):
 		tb.Fatal("plugin not synchronised")
 	}
-	for deadline := time.Now().Add(5 * time.Second); !r.Active(); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); r.plugins.Load() <= before; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			tb.Fatal("the runtime never counted the plugin")
 		}
