@@ -90,8 +90,8 @@ type sandboxPlan struct {
 func (s *Server) planSandbox(cfg *config.Config, req *runtimeapi.RunPodSandboxRequest) (*sandboxPlan, error) {
 	c := req.GetConfig()
 	m := c.GetMetadata()
-	if m.GetName() == "" || m.GetNamespace() == "" || m.GetUid() == "" {
-		return nil, status.Error(codes.InvalidArgument, "pod sandbox metadata needs a name, a namespace and a uid")
+	if err := sandbox.ValidateMetadata(m); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	if err := limits.Metadata("pod sandbox config", c.GetLabels(), c.GetAnnotations(), cfg.Limits); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
