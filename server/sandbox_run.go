@@ -24,6 +24,7 @@ import (
 	"github.com/crio/crio/internal/sandbox"
 	"github.com/crio/crio/internal/stages"
 	"github.com/crio/crio/internal/store"
+	"github.com/crio/crio/internal/systemd"
 )
 
 // infraOOMScoreAdj is the infra process's oom_score_adj, as in CRI-O: the
@@ -223,28 +224,35 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 		}
 	}
 
-	st.Next("cgroup")
-	// What is about to be made is recorded first: a crash inside Create
-	// must not leave a cgroup nothing records.
-	planned, err := cgroups.Missing(p.cgroupPath)
-	if err != nil {
-		return err
+	var setup partialSetup
+	// Under systemd the pod's slice is the kubelet's, or made by systemd
+	// with the first scope started in it: a directory made here would be
+	// one systemd does not know.
+	systemdDriver := cgroups.Driver(cfg.Runtime.CgroupManager) == cgroups.Systemd
+	if !systemdDriver {
+		st.Next("cgroup")
+		// What is about to be made is recorded first: a crash inside
+		// Create must not leave a cgroup nothing records.
+		planned, err := cgroups.Missing(p.cgroupPath)
+		if err != nil {
+			return err
+		}
+		setup.CgroupsCreated = planned
+		if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
+			return err
+		}
+		created, err := cgroups.Create(p.cgroupPath)
+		if err != nil {
+			return err
+		}
+		undo.Add("remove cgroup", func(context.Context) error { return cgroups.Remove(created) })
+		sb.CgroupsCreated = created
+		setup.CgroupsCreated = created
+		if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
+			return err
+		}
+		failpoint.Hit(failpoint.SandboxAfterCgroup)
 	}
-	setup := partialSetup{CgroupsCreated: planned}
-	if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
-		return err
-	}
-	created, err := cgroups.Create(p.cgroupPath)
-	if err != nil {
-		return err
-	}
-	undo.Add("remove cgroup", func(context.Context) error { return cgroups.Remove(created) })
-	sb.CgroupsCreated = created
-	setup.CgroupsCreated = created
-	if err := saveJSON(filepath.Join(sb.Dir, setupFile), &setup); err != nil {
-		return err
-	}
-	failpoint.Hit(failpoint.SandboxAfterCgroup)
 
 	st.Next("namespaces")
 	pins, err := sandbox.Pin(sandbox.PinOptions{
@@ -266,7 +274,12 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	failpoint.Hit(failpoint.SandboxAfterNetnsPin)
 	if sb.InfraPID != 0 {
 		st.Next("infra process")
-		if err := cgroups.AddProcess(p.cgroupPath, sb.InfraPID); err != nil {
+		if systemdDriver {
+			// Its scope goes when the process does.
+			if err := systemd.StartScope(ctx, systemd.ScopeName("crio", p.id), cgroups.PodSlice(p.cgroupPath), sb.InfraPID, "crio infra of pod "+p.id); err != nil {
+				return err
+			}
+		} else if err := cgroups.AddProcess(p.cgroupPath, sb.InfraPID); err != nil {
 			return err
 		}
 		if err := sandbox.SetOOMScoreAdj(sb.InfraPID, infraOOMScoreAdj); err != nil {

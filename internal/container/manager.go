@@ -385,6 +385,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			AbsentSourcesReject: live.Runtime.AbsentMountSourcesToReject, PidsLimit: live.Runtime.PidsLimit,
 			RecursiveReadOnly: feat.RecursiveReadOnly, IDMappedMounts: feat.IDMappedMounts,
 			CgroupV2:                           cgroups.IsV2(),
+			CgroupDriver:                       cgroups.Driver(live.Runtime.CgroupManager),
 			PrivilegedWithoutHostDevices:       live.Runtime.Runtimes[h.Name].PrivilegedWithoutHostDevices,
 			DeviceOwnershipFromSecurityContext: live.Runtime.DeviceOwnershipFromSecurityContext,
 			Localtime:                          config.ZoneinfoPath(live.Runtime.Timezone),
@@ -426,7 +427,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		Runtime: oci.Container{
 			ID: id, Name: name, Handler: h.Name, Bundle: bundle, LogPath: logPath,
 			Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, Terminal: cfg.Tty,
-			CgroupPath:    res.Spec.Linux.CgroupsPath,
+			CgroupPath:    cgroupFSPath(res.Spec.Linux.CgroupsPath),
 			MonitorCgroup: sb.CgroupPath,
 		},
 	}
@@ -449,7 +450,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			return "", err
 		}
 		undo = append(undo, func() { m.nri.RemoveContainer(context.WithoutCancel(ctx), sb, c) })
-		c.Runtime.CgroupPath = res.Spec.Linux.CgroupsPath
+		c.Runtime.CgroupPath = cgroupFSPath(res.Spec.Linux.CgroupsPath)
 	}
 	st.Next("bundle")
 	// After NRI, so that hooks see the spec plugins made; the pod's
@@ -891,4 +892,15 @@ func Spec(c *store.Container) (json.RawMessage, error) {
 // IsState says whether c is in one of states.
 func IsState(c *store.Container, states ...runtimeapi.ContainerState) bool {
 	return slices.Contains(states, c.State())
+}
+
+// cgroupFSPath is where the spec's cgroupsPath is below a hierarchy's
+// root; "" (no stats, no OOM report) for a form NRI's validation let
+// through that is no cgroup.
+func cgroupFSPath(specPath string) string {
+	p, err := cgroups.FSPath(specPath)
+	if err != nil {
+		return ""
+	}
+	return p
 }

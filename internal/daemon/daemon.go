@@ -20,6 +20,7 @@ import (
 	"github.com/soheilhy/cmux"
 	"google.golang.org/grpc"
 
+	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/image"
@@ -30,6 +31,7 @@ import (
 	"github.com/crio/crio/internal/oci"
 	"github.com/crio/crio/internal/peercred"
 	"github.com/crio/crio/internal/storage"
+	"github.com/crio/crio/internal/systemd"
 	"github.com/crio/crio/internal/version"
 	"github.com/crio/crio/server"
 )
@@ -279,6 +281,13 @@ func checkHost(cfg *config.Config) error {
 	var errs []error
 	if _, err := oci.ResolveHandler(cfg, ""); err != nil {
 		errs = append(errs, err)
+	}
+	if cgroups.Driver(cfg.Runtime.CgroupManager) == cgroups.Systemd {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := systemd.Check(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("crio.runtime.cgroup_manager is \"systemd\" but systemd does not answer (is it PID 1?): %w", err))
+		}
+		cancel()
 	}
 	found := false
 	for _, d := range cfg.Network.PluginDirs {

@@ -368,10 +368,18 @@ func checkCgroups(s Scope, k *known) []Leak {
 			ok[p] = true
 		}
 	}
+	// Under the systemd driver conmon's and the infra process's scopes
+	// ("crio-conmon-ID.scope", "crio-ID.scope") sit in the pod's slice
+	// beside the containers'.
+	ids := map[string]bool{}
+	for _, sb := range k.sandboxes {
+		ids[sb.ID] = true
+	}
 	for _, c := range k.containers {
 		if c.Runtime.CgroupPath != "" {
 			ok[c.Runtime.CgroupPath] = true
 		}
+		ids[c.ID] = true
 	}
 	var leaks []Leak
 	report := func(rel string) {
@@ -401,7 +409,8 @@ func checkCgroups(s Scope, k *known) []Leak {
 		entries, _ := os.ReadDir(filepath.Join(root, pod))
 		for _, e := range entries {
 			rel := filepath.Join(pod, e.Name())
-			if e.IsDir() && strings.HasPrefix(e.Name(), "crio-") && !ok[rel] && !underAny(rel, s.CgroupParents) {
+			scope := strings.HasSuffix(e.Name(), ".scope") && ids[ownerOf(e.Name())]
+			if e.IsDir() && strings.HasPrefix(e.Name(), "crio-") && !ok[rel] && !scope && !underAny(rel, s.CgroupParents) {
 				report(rel)
 			}
 		}
@@ -418,9 +427,10 @@ func underAny(p string, dirs []string) bool {
 	return false
 }
 
-// ownerOf extracts the ID from "crio-ID" or "crio-conmon-ID".
+// ownerOf extracts the ID from "crio-ID" or "crio-conmon-ID", or their
+// systemd scopes' names.
 func ownerOf(name string) string {
-	name = strings.TrimPrefix(name, "crio-")
+	name = strings.TrimSuffix(strings.TrimPrefix(name, "crio-"), ".scope")
 	return strings.TrimPrefix(name, "conmon-")
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/containerd/nri/pkg/api"
 	nrigen "github.com/containerd/nri/pkg/runtime-tools/generate"
+	"github.com/crio/crio/internal/cgroups"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-tools/generate"
 	"k8s.io/utils/cpuset"
@@ -130,7 +131,12 @@ func checkAdjustment(a *api.ContainerAdjustment, limits Limits) error {
 			return err
 		}
 	}
-	if p := l.GetCgroupsPath(); p != "" && (!cleanAbs(p) || p == "/") {
+	if p := l.GetCgroupsPath(); strings.Contains(p, ":") {
+		// The systemd driver's "slice:prefix:name".
+		if _, err := cgroups.FSPath(p); err != nil {
+			return badf("%v", err)
+		}
+	} else if p != "" && (!cleanAbs(p) || p == "/") {
 		return badf("cgroups path %q is not a clean absolute path below the root", p)
 	}
 	if o := l.GetOomScoreAdj(); o != nil && (o.GetValue() < -1000 || o.GetValue() > 1000) {

@@ -107,7 +107,7 @@ func (r *Runtime) exec(ctx context.Context, c *Container, o execIO) (int32, erro
 		return -1, err
 	}
 
-	args := []string{"--root=" + h.RuntimeRoot, "exec", "--process", procFile, "--pid-file", pidFile, c.ID}
+	args := append(r.globalArgs(h), "exec", "--process", procFile, "--pid-file", pidFile, c.ID)
 	cmd := exec.Command(h.RuntimePath, args...)
 	// Output left in the pipes by background children that outlive the
 	// command must not hold the caller forever.

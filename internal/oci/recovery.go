@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crio/crio/internal/cgroups"
+	"github.com/crio/crio/internal/systemd"
 )
 
 // What restart recovery needs from the runtime: whether a container's
@@ -91,12 +92,12 @@ func (r *Runtime) Discard(ctx context.Context, c *Container) error {
 	// A runtime killed mid-create (conmon gone, its pipes closed) may
 	// have made the container's cgroup, and even started its init,
 	// without writing the state delete works from.
-	return removeSpecCgroup(c.Bundle)
+	return removeSpecCgroup(ctx, c.Bundle)
 }
 
 // removeSpecCgroup kills what is left in the cgroup named in the bundle's
 // config.json and removes it from every hierarchy.
-func removeSpecCgroup(bundle string) error {
+func removeSpecCgroup(ctx context.Context, bundle string) error {
 	var spec struct {
 		Linux struct {
 			CgroupsPath string `json:"cgroupsPath"`
@@ -107,8 +108,20 @@ func removeSpecCgroup(bundle string) error {
 		return nil // no spec: the runtime was never started
 	}
 	rel := spec.Linux.CgroupsPath
-	if rel == "" || strings.Contains(rel, ":") {
-		return nil // systemd driver: the unit goes with its processes
+	if rel == "" {
+		return nil
+	}
+	if parts := strings.Split(rel, ":"); len(parts) == 3 {
+		// systemd driver: stopping the scope kills what is in it, and
+		// systemd removes its cgroup.
+		if parts[2] == "" || strings.HasSuffix(parts[2], ".slice") {
+			return nil
+		}
+		prefix := parts[1]
+		if prefix == "" {
+			return systemd.StopUnit(ctx, parts[2]+".scope")
+		}
+		return systemd.StopUnit(ctx, systemd.ScopeName(prefix, parts[2]))
 	}
 	hs, err := cgroups.Hierarchies()
 	if err != nil {

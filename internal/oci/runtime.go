@@ -24,6 +24,7 @@ import (
 	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/procstat"
+	"github.com/crio/crio/internal/systemd"
 )
 
 // Options configure a Runtime.
@@ -145,8 +146,8 @@ type Container struct {
 	Stdin     bool
 	StdinOnce bool
 	Terminal  bool
-	// CgroupPath is the container's cgroup (cgroupfs form), for OOM
-	// detection.
+	// CgroupPath is where the container's cgroup is below a hierarchy's
+	// root (a systemd scope's too), for OOM detection.
 	CgroupPath string
 	// MonitorCgroup is the cgroup (relative, cgroupfs form) conmon is
 	// moved into before it starts the runtime, when the handler's
@@ -225,7 +226,8 @@ func (r *Runtime) Create(ctx context.Context, c *Container) error {
 	// With a start pipe conmon waits for a write before it forks or runs
 	// anything, so that it (and what it forks) starts in its cgroup.
 	var startW *os.File
-	if c.MonitorCgroup != "" && h.Config.MonitorCgroup == "pod" {
+	place := r.monitorPlacement(h, c)
+	if place != nil {
 		startR, w, err := os.Pipe()
 		if err != nil {
 			syncW.Close()
@@ -246,7 +248,7 @@ func (r *Runtime) Create(ctx context.Context, c *Container) error {
 	}
 	syncW.Close()
 	if startW != nil {
-		if err := cgroups.AddProcess(c.MonitorCgroup, cmd.Process.Pid); err != nil {
+		if err := place(ctx, cmd.Process.Pid); err != nil {
 			r.log.Warn("conmon stays in the daemon's cgroup", "id", c.ID, "error", err)
 		}
 		if _, err := startW.Write([]byte{0}); err != nil {
@@ -269,6 +271,30 @@ func (r *Runtime) Create(ctx context.Context, c *Container) error {
 		return fmt.Errorf("container process %d: %w", pid, err)
 	}
 	return nil
+}
+
+// monitorPlacement says how conmon is moved to its cgroup before it
+// starts the runtime, or nil to leave it in the daemon's. A handler's
+// monitor_cgroup "pod" is the pod's cgroup (cgroupfs) or a scope in the
+// pod's slice (systemd); under systemd a slice name puts the scope there.
+func (r *Runtime) monitorPlacement(h *Handler, c *Container) func(context.Context, int) error {
+	mc := h.Config.MonitorCgroup
+	if !r.opts.SystemdCgroup {
+		if c.MonitorCgroup == "" || mc != "pod" {
+			return nil
+		}
+		return func(_ context.Context, pid int) error { return cgroups.AddProcess(c.MonitorCgroup, pid) }
+	}
+	slice := mc
+	if mc == "pod" {
+		slice = cgroups.PodSlice(c.MonitorCgroup)
+	}
+	if !strings.HasSuffix(slice, ".slice") {
+		return nil
+	}
+	return func(ctx context.Context, pid int) error {
+		return systemd.StartScope(ctx, systemd.ScopeName("crio-conmon", c.ID), slice, pid, "crio conmon of "+c.ID)
+	}
 }
 
 type syncInfo struct {
@@ -566,13 +592,23 @@ func (r *Runtime) ReopenLog(ctx context.Context, c *Container) error {
 	}
 }
 
-// runtime runs the handler's runtime binary with its --root.
+// globalArgs go before every command of the handler's runtime: its
+// --root, and --systemd-cgroup under the systemd driver, without which
+// runc would take a container's "slice:prefix:name" for a path.
+func (r *Runtime) globalArgs(h *Handler) []string {
+	if r.opts.SystemdCgroup {
+		return []string{"--root=" + h.RuntimeRoot, "--systemd-cgroup"}
+	}
+	return []string{"--root=" + h.RuntimeRoot}
+}
+
+// runtime runs the handler's runtime binary with its global arguments.
 func (r *Runtime) runtime(ctx context.Context, h *Handler, args ...string) ([]byte, error) {
 	return r.runtimeStdin(ctx, h, nil, args...)
 }
 
 func (r *Runtime) runtimeStdin(ctx context.Context, h *Handler, stdin *bytes.Reader, args ...string) ([]byte, error) {
-	full := append([]string{"--root=" + h.RuntimeRoot}, args...)
+	full := append(r.globalArgs(h), args...)
 	cmd := exec.CommandContext(ctx, h.RuntimePath, full...)
 	if stdin != nil {
 		cmd.Stdin = stdin

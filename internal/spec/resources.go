@@ -1,26 +1,20 @@
 package spec
 
 import (
-	"path/filepath"
 	"slices"
+
+	"github.com/crio/crio/internal/cgroups"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-tools/generate"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// CgroupPath is the container's cgroup (cgroupfs form) under its pod's.
-func CgroupPath(parent, id string) string {
-	if parent == "" {
-		parent = "/crio"
-	}
-	return filepath.Join(parent, "crio-"+id)
-}
-
 // setResources puts the container in its own cgroup under the pod's and
 // applies the CRI resources.
 func setResources(g *generate.Generator, r *runtimeapi.LinuxContainerResources, in Input, host *hostInfo) error {
-	g.SetLinuxCgroupsPath(CgroupPath(in.Sandbox.CgroupParent, in.ID))
+	specPath, _ := cgroups.ContainerPath(in.Defaults.CgroupDriver, in.Sandbox.CgroupParent, in.ID)
+	g.SetLinuxCgroupsPath(specPath)
 	lr, err := linuxResources(r, in.Defaults.CgroupV2, host)
 	if err != nil {
 		return err

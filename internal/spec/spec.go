@@ -67,6 +67,9 @@ type Defaults struct {
 	IDMappedMounts bool
 	// CgroupV2 says the host has the unified hierarchy only.
 	CgroupV2 bool
+	// CgroupDriver is cgroups.Cgroupfs or cgroups.Systemd: the form of
+	// the spec's cgroupsPath.
+	CgroupDriver string
 	// PrivilegedWithoutHostDevices is the runtime handler's
 	// privileged_without_host_devices.
 	PrivilegedWithoutHostDevices bool

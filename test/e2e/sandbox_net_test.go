@@ -142,28 +142,3 @@ func TestCrashDuringNetworkSetupIsCleanedUpAtRestart(t *testing.T) {
 	}
 }
 
-func TestSystemdCgroupDriverExpandsSliceParent(t *testing.T) {
-	requireRoot(t)
-	d := framework.NewDaemon(t, framework.Options{NoStart: true})
-	d.WriteDropIn("30-systemd.conf", "[crio.runtime]\ncgroup_manager = \"systemd\"\n")
-	d.Start()
-	slice := fmt.Sprintf("crioe2e%d", time.Now().UnixNano()%1_000_000)
-	parent := slice + "-besteffort-pod1.slice"
-	want := fmt.Sprintf("/%[1]s.slice/%[1]s-besteffort.slice/%[1]s-besteffort-pod1.slice", slice)
-	id := runPod(t, d, podConfig("sd", podPID, func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = parent }))
-	_, info := podStatus(t, d, id)
-	cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", info.PID))
-	if !strings.Contains(string(cg), ":pids:"+want+"\n") && !strings.Contains(string(cg), "0::"+want+"\n") {
-		t.Errorf("infra process cgroups:\n%s\nwant %s", cg, want)
-	}
-	removePod(t, d, id)
-	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/pids", slice+".slice")); !os.IsNotExist(err) {
-		t.Errorf("slice %s.slice remains after RemovePodSandbox: %v", slice, err)
-	}
-	_, err := d.Runtime.RunPodSandbox(framework.Ctx(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig("sdbad", func(c *runtimeapi.PodSandboxConfig) {
-		c.Linux.CgroupParent = "/kubepods/pod1"
-	})})
-	if err == nil {
-		t.Error("a cgroupfs path as parent with the systemd driver was accepted")
-	}
-}

@@ -115,7 +115,14 @@ type Options struct {
 // in dir/nri-plugins (configs in dir/nri-conf.d). Tables it does not set
 // ([crio.runtime.runtimes.*], [crio.image], [crio.metrics], ...) may be
 // appended.
+//
+// CRIO_CGROUP_MANAGER, when set, is its cgroup_manager; unset, the daemon
+// picks the driver itself (systemd where systemd is PID 1).
 func IsolatedConfig(dir, logLevel string) string {
+	cgroupManager := ""
+	if m := os.Getenv("CRIO_CGROUP_MANAGER"); m != "" {
+		cgroupManager = fmt.Sprintf("cgroup_manager = %q\n", m)
+	}
 	return fmt.Sprintf(`[crio]
 root = %[1]q
 runroot = %[2]q
@@ -132,7 +139,7 @@ log_level = %[15]q
 container_exits_dir = %[8]q
 container_attach_socket_dir = %[9]q
 namespaces_dir = %[10]q
-
+%[16]s
 [crio.network]
 network_dir = %[11]q
 plugin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
@@ -147,7 +154,7 @@ nri_plugin_config_dir = %[14]q
 		filepath.Join(dir, "root", "clean.shutdown"), filepath.Join(dir, "crio.sock"),
 		filepath.Join(dir, "run", "exits"), filepath.Join(dir, "run"), filepath.Join(dir, "run", "ns"),
 		filepath.Join(dir, "cni"), filepath.Join(dir, "nri.sock"), filepath.Join(dir, "nri-plugins"), filepath.Join(dir, "nri-conf.d"),
-		logLevel)
+		logLevel, cgroupManager)
 }
 
 // NewDaemon prepares directories and config and starts the daemon.
