@@ -141,4 +141,3 @@ func TestCrashDuringNetworkSetupIsCleanedUpAtRestart(t *testing.T) {
 		t.Errorf("ListPodSandbox after the restart: %d items, %v; want none", len(resp.GetItems()), err)
 	}
 }
-

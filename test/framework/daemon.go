@@ -238,13 +238,31 @@ func (d *Daemon) Start() {
 	if len(d.Env) > 0 {
 		d.cmd.Env = append(os.Environ(), d.Env...)
 	}
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := d.cmd.Start(); err != nil {
+	// A test binary that dies hard (a fuzz worker killed, a timeout's
+	// panic) runs no cleanup: the parent-death signal stops its daemon
+	// rather than leave it running, orphaned, for the next run to trip on.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	done := make(chan struct{})
+	started := make(chan error, 1)
+	go func() {
+		// The signal comes when the forking thread exits, not the
+		// process: this goroutine holds its thread while the daemon runs.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := d.cmd.Start()
+		started <- err
+		if err != nil {
+			return
+		}
+		_ = d.cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	if err := <-started; err != nil {
 		logf.Close()
 		d.t.Fatalf("starting crio: %v", err)
 	}
-	d.done = make(chan struct{})
-	go func() { _ = d.cmd.Wait(); logf.Close(); close(d.done) }()
+	d.done = done
 	if err := d.waitReady(60 * time.Second); err != nil {
 		d.t.Fatalf("crio did not come up: %v\n--- log ---\n%s", err, d.LogTail(60))
 	}
