@@ -15,7 +15,7 @@ DEB_PKGS  += gcc libc6-dev dpkg apt
 
 crio.conf.example: FORCE
 
-.PHONY: all build test kube-test kube-bench critest fuzz bench unit e2e lint install-deps install run clean clean-test-host help
+.PHONY: all build test kube-test kube-bench critest fuzz bench unit e2e lint install-deps install run clean clean-test-host help vm-image vm-smoke vm-test
 
 all: build
 
@@ -90,6 +90,18 @@ run: install-deps install ## Install everything and run the daemon in the foregr
 
 crio.conf.example: bin/crio ## Regenerate the example config from the code's defaults.
 	bin/crio --config "" --config-dir "" config > $@
+
+# The VM (hack/vm.sh, docs/vm.md): Debian 12 with systemd as PID 1 and cgroup v2
+# only, under qemu (TCG). These targets install qemu and debootstrap themselves.
+VM_E2E_FLAGS ?= -test.v -test.timeout 60m
+vm-image: ## The cached VM image in /var/cache/crio-vm (debootstrap; 4-8 min cold).
+	hack/vm.sh image
+
+vm-smoke: ## Boot the VM and check systemd as PID 1, cgroup v2 only, runc; then power off.
+	hack/vm.sh smoke
+
+vm-test: ## The e2e tests in the VM: CRIO_CGROUP_MANAGER=cgroupfs (default), systemd or auto; VM_E2E_FLAGS='-test.run X'.
+	hack/vm.sh e2e $(VM_E2E_FLAGS)
 
 clean:
 	rm -rf bin
