@@ -169,17 +169,16 @@ func TestUpdateResourcesAndReopenLog(t *testing.T) {
 	logPath := filepath.Join(pc.LogDirectory, "ticker.log")
 	waitFile(t, logPath, "tick", 30*time.Second)
 	cg := verboseInfo(t, d, id).RuntimeSpec.Linux.CgroupsPath
-	limit := filepath.Join("/sys/fs/cgroup/memory", cg, "memory.limit_in_bytes")
-	if b, _ := os.ReadFile(limit); strings.TrimSpace(string(b)) != fmt.Sprint(64<<20) {
-		t.Fatalf("initial limit %q in %s", b, limit)
+	if got := cgroupValue(t, "memory", cg, "memory.limit_in_bytes", "memory.max"); got != fmt.Sprint(64<<20) {
+		t.Fatalf("initial memory limit %q in %s", got, cg)
 	}
 	if _, err := d.Runtime.UpdateContainerResources(framework.Ctx(t), &runtimeapi.UpdateContainerResourcesRequest{
 		ContainerId: id, Linux: &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 96 << 20},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(limit); strings.TrimSpace(string(b)) != fmt.Sprint(96<<20) {
-		t.Errorf("limit after update %q; want %d", b, 96<<20)
+	if got := cgroupValue(t, "memory", cg, "memory.limit_in_bytes", "memory.max"); got != fmt.Sprint(96<<20) {
+		t.Errorf("memory limit after update %q; want %d", got, 96<<20)
 	}
 	if got := ctrStatus(t, d, id).Status.GetResources().GetLinux().GetMemoryLimitInBytes(); got != 96<<20 {
 		t.Errorf("status reports memory limit %d; want %d", got, 96<<20)
@@ -413,18 +412,7 @@ func TestContainerAndConmonInPodCgroup(t *testing.T) {
 	podID, pc := pod(t, d, "cg", func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = parent })
 	id := run(t, d, podID, pc, ctrConfig("cg", []string{"sleep", "60"}))
 	pid := verboseInfo(t, d, id).PID
-	memCgroup := func(pid int) string {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if f := strings.SplitN(l, ":", 3); len(f) == 3 && f[1] == "memory" {
-				return f[2]
-			}
-		}
-		return ""
-	}
+	memCgroup := func(pid int) string { return procCgroup(t, pid, "memory") }
 	if got, want := memCgroup(pid), parent+"/crio-"+id; got != want {
 		t.Errorf("container memory cgroup %s; want %s", got, want)
 	}

@@ -63,7 +63,7 @@ func TestPodCgroupParentHoldsInfraAndIsRemoved(t *testing.T) {
 	requireRoot(t)
 	d := framework.NewDaemon(t, framework.Options{})
 	parent := fmt.Sprintf("/crio-e2e-%d/pod-cg", time.Now().UnixNano())
-	t.Cleanup(func() { os.Remove(filepath.Join("/sys/fs/cgroup/memory", filepath.Dir(parent))) })
+	t.Cleanup(func() { os.Remove(cgroupDir(t, "memory", filepath.Dir(parent))) })
 	id := runPod(t, d, podConfig("cg", podPID, func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = parent }))
 	_, info := podStatus(t, d, id)
 	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", info.PID))
@@ -79,7 +79,7 @@ func TestPodCgroupParentHoldsInfraAndIsRemoved(t *testing.T) {
 		t.Errorf("infra oom_score_adj %s and no warning logged", adj)
 	}
 	removePod(t, d, id)
-	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory", parent)); !os.IsNotExist(err) {
+	if _, err := os.Stat(cgroupDir(t, "memory", parent)); !os.IsNotExist(err) {
 		t.Errorf("pod cgroup %s remains after RemovePodSandbox: %v", parent, err)
 	}
 	_, err = d.Runtime.RunPodSandbox(framework.Ctx(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig("cgbad", func(c *runtimeapi.PodSandboxConfig) {
@@ -133,7 +133,7 @@ func TestCrashDuringNetworkSetupIsCleanedUpAtRestart(t *testing.T) {
 	if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", setup.Pins.InfraPID)); err == nil && strings.Contains(string(cmd), "pause") {
 		t.Errorf("the unfinished pod's infra process %d still runs after the restart", setup.Pins.InfraPID)
 	}
-	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/pids", filepath.Dir(cgParent))); !os.IsNotExist(err) {
+	if _, err := os.Stat(cgroupDir(t, "pids", filepath.Dir(cgParent))); !os.IsNotExist(err) {
 		t.Errorf("the unfinished pod's cgroup remains after the restart: %v", err)
 	}
 	resp, err := d.Runtime.ListPodSandbox(framework.Ctx(t), &runtimeapi.ListPodSandboxRequest{})

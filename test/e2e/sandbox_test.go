@@ -448,7 +448,7 @@ func TestCNIFailureLeavesNothingBehind(t *testing.T) {
 	if !equalStrings(before, after) {
 		t.Errorf("failed RunPodSandbox left things behind:\nbefore %v\nafter  %v", before, after)
 	}
-	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory", cgParent)); !os.IsNotExist(err) {
+	if _, err := os.Stat(cgroupDir(t, "memory", cgParent)); !os.IsNotExist(err) {
 		t.Errorf("cgroup %s left behind: %v", cgParent, err)
 	}
 	resp, _ := d.Runtime.ListPodSandbox(framework.Ctx(t), &runtimeapi.ListPodSandboxRequest{})

@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/crio/crio/internal/cgroups"
+)
+
+// cgroupDir is the cgroup rel (a path below a hierarchy's root, or a
+// spec's systemd "slice:prefix:name") in the hierarchy that holds
+// controller: the unified tree on a v2 host, the controller's own on v1.
+func cgroupDir(t testing.TB, controller, rel string) string {
+	t.Helper()
+	p, err := cgroups.FSPath(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cgroups.IsV2() {
+		return filepath.Join(cgroups.Root, p)
+	}
+	return filepath.Join(cgroups.Root, controller, p)
+}
+
+// cgroupValue reads a control file of rel: v1name on a v1 host, v2name
+// on a v2 host.
+func cgroupValue(t testing.TB, controller, rel, v1name, v2name string) string {
+	t.Helper()
+	name := v1name
+	if cgroups.IsV2() {
+		name = v2name
+	}
+	b, err := os.ReadFile(filepath.Join(cgroupDir(t, controller, rel), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// procCgroup is pid's cgroup holding controller, as /proc/PID/cgroup
+// names it: the "0::" line on v2, the controller's line on v1.
+func procCgroup(t testing.TB, pid int, controller string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(l, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if cgroups.IsV2() && f[0] == "0" && f[1] == "" {
+			return f[2]
+		}
+		for _, c := range strings.Split(f[1], ",") {
+			if c == controller {
+				return f[2]
+			}
+		}
+	}
+	return ""
+}
