@@ -181,6 +181,14 @@ func setNamespaces(g *generate.Generator, in Input, sc *runtimeapi.LinuxContaine
 	if err := set(rspec.UTSNamespace, in.Sandbox.UTSNS, hostNet); err != nil {
 		return err
 	}
+	// On v2 a container sees its own cgroup as the root of the tree (and
+	// cannot read the node's layout), as with CRI-O and containerd; a
+	// privileged one keeps the host's view, as with containerd.
+	if in.Defaults.CgroupV2 && !sc.GetPrivileged() {
+		if err := g.AddOrReplaceLinuxNamespace(string(rspec.CgroupNamespace), ""); err != nil {
+			return err
+		}
+	}
 	mode := podNS.GetPid()
 	if o := sc.GetNamespaceOptions(); o != nil {
 		mode = o.GetPid()

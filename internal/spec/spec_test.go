@@ -387,6 +387,16 @@ func TestNamespaces(t *testing.T) {
 	if _, err := Build(in); !errors.Is(err, ErrInvalid) {
 		t.Errorf("TARGET without a running target: err = %v", err)
 	}
+	for _, tc := range []struct{ v2, privileged, want bool }{{false, false, false}, {true, false, true}, {true, true, false}} {
+		in = input(t, &runtimeapi.ContainerConfig{Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{Privileged: tc.privileged}}})
+		in.Defaults.CgroupV2 = tc.v2
+		if tc.privileged {
+			in.Sandbox.SecurityContext = &runtimeapi.LinuxSandboxSecurityContext{Privileged: true}
+		}
+		if p, ok := nsOf(build(t, in).Spec, rspec.CgroupNamespace); ok != tc.want || p != "" {
+			t.Errorf("cgroup v2 %v, privileged %v: cgroup namespace %v %q; want %v", tc.v2, tc.privileged, ok, p, tc.want)
+		}
+	}
 }
 
 var (

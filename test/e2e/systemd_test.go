@@ -76,6 +76,10 @@ func TestSystemdCgroupDriver(t *testing.T) {
 			t.Errorf("systemctl is-active %s: %v %s", u, err, out)
 		}
 	}
+	// A private cgroup namespace: the container's own cgroup is its root.
+	if r, err := d.Runtime.ExecSync(framework.Ctx(t), &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"cat", "/proc/self/cgroup"}, Timeout: 10}); err != nil || strings.TrimSpace(string(r.Stdout)) != "0::/" {
+		t.Errorf("/proc/self/cgroup in the container: %q, %v; want 0::/ (a cgroup namespace)", r.GetStdout(), err)
+	}
 	cgFile := func(name string) string {
 		b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", scope, name))
 		if err != nil {
