@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -101,8 +102,17 @@ func (s *Server) planSandbox(cfg *config.Config, req *runtimeapi.RunPodSandboxRe
 	if p.handler == "" {
 		p.handler = cfg.Runtime.DefaultRuntime
 	}
-	if _, ok := cfg.Runtime.Runtimes[p.handler]; !ok {
+	h, ok := cfg.Runtime.Runtimes[p.handler]
+	if !ok {
 		return nil, status.Errorf(codes.InvalidArgument, "runtime handler %q is not configured (have %v)", p.handler, cfg.HandlerNames())
+	}
+	// The handler's default_annotations are the pod's where it sets none
+	// of the same key, as in CRI-O: PodSandboxStatus reports them, and
+	// the containers' specs and hooks see them.
+	if len(h.DefaultAnnotations) > 0 {
+		merged := maps.Clone(h.DefaultAnnotations)
+		maps.Copy(merged, c.GetAnnotations())
+		c.Annotations = merged
 	}
 	ns := c.GetLinux().GetSecurityContext().GetNamespaceOptions()
 	p.hostNet = ns.GetNetwork() == runtimeapi.NamespaceMode_NODE

@@ -86,3 +86,17 @@ func (c *Config) compatWarnings() []string {
 	}
 	return w
 }
+
+// MinCtrStopTimeout is the lowest ctr_stop_timeout, in seconds, as in CRI-O.
+const MinCtrStopTimeout = 30
+
+// raiseToMinimums raises the keys CRI-O raises to a floor, with CRI-O's
+// warning. A negative value is left for validate to refuse.
+func (c *Config) raiseToMinimums() []string {
+	var w []string
+	if t := c.Runtime.CtrStopTimeout; t >= 0 && t < MinCtrStopTimeout {
+		c.Runtime.CtrStopTimeout = MinCtrStopTimeout
+		w = append(w, fmt.Sprintf("crio.runtime.ctr_stop_timeout = %d is below the lowest possible value: forced to %ds, as CRI-O does", t, MinCtrStopTimeout))
+	}
+	return w
+}

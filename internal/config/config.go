@@ -73,7 +73,7 @@ type RuntimeConfig struct {
 	AddInheritableCaps                 bool                      `toml:"add_inheritable_capabilities" doc:"Also put the capabilities in the inheritable set."`
 	DefaultSysctls                     []string                  `toml:"default_sysctls" doc:"Sysctls applied to every pod, as \"key=value\"."`
 	DefaultUlimits                     []string                  `toml:"default_ulimits" doc:"Ulimits of every container, as \"nofile=1024:2048\"."`
-	AdditionalDevices                  []string                  `toml:"additional_devices" doc:"Devices added to every container, as \"/dev/src:/dev/dst:rwm\"."`
+	AdditionalDevices                  []string                  `toml:"additional_devices" doc:"Devices added to every container, as \"/dev/src[:/dev/dst][:rwm]\" (CRI-O's form; a malformed entry is refused when the configuration loads)."`
 	CDISpecDirs                        []string                  `toml:"cdi_spec_dirs" doc:"Directories searched for CDI device specifications, read at each CreateContainer that asks for CDI devices."`
 	SeccompProfile                     string                    `toml:"seccomp_profile" doc:"Path of the default seccomp profile (RuntimeDefault); empty uses the built-in one."`
 	ApparmorProfile                    string                    `toml:"apparmor_profile" doc:"Default AppArmor profile, where the host has AppArmor."`
@@ -86,7 +86,7 @@ type RuntimeConfig struct {
 	ReadOnly                           bool                      `toml:"read_only" doc:"Run every container with a read-only root filesystem."`
 	LogLevel                           string                    `toml:"log_level" doc:"Log level: \"debug\", \"info\", \"warn\" or \"error\"."`
 	LogFormat                          string                    `toml:"log_format" doc:"Log format: \"text\" or \"json\"."`
-	CtrStopTimeout                     int64                     `toml:"ctr_stop_timeout" doc:"Accepted for CRI-O compatibility and not used: StopContainer waits the timeout the kubelet gives."`
+	CtrStopTimeout                     int64                     `toml:"ctr_stop_timeout" doc:"Seconds StopContainer waits for a container to exit once it has been killed (SIGKILL, after the kubelet's grace period) before it gives up with an error, as CRI-O's \"minimal amount of time to wait before issuing a timeout regarding the proper termination of the container\". As in CRI-O the lowest value is 30: a lower one is raised to 30 with a warning. The grace period itself is always the kubelet's."`
 	DropInfraCtr                       bool                      `toml:"drop_infra_ctr" doc:"Accepted for CRI-O compatibility: crio never runs an infra process unless the pod shares a PID namespace."`
 	AbsentMountSourcesToReject         []string                  `toml:"absent_mount_sources_to_reject" doc:"Host paths that must exist when mounted; others are created as directories."`
 	HostPathMustExist                  bool                      `toml:"host_path_must_exist" doc:"Refuse a mount whose host path does not exist, instead of creating it."`
@@ -103,10 +103,10 @@ type RuntimeConfig struct {
 	IrqBalanceConfigRestoreFile        string                    `toml:"irqbalance_config_restore_file" doc:"Accepted for CRI-O compatibility and not used: crio never changes irqbalance's banned CPUs, so it restores nothing."`
 	RdtConfigFile                      string                    `toml:"rdt_config_file" doc:"Accepted for CRI-O compatibility and not used: RDT classes are not supported and resctrl is left alone."`
 	SeparatePullCgroup                 string                    `toml:"separate_pull_cgroup" doc:"Accepted for CRI-O compatibility and not used: images are pulled in the daemon's own cgroup. (CRI-O reads this key here; crio.conf(5) lists it under [crio.image], where it is accepted too.)"`
-	AllowedDevices                     []string                  `toml:"allowed_devices" doc:"Accepted for CRI-O compatibility and not used: the io.kubernetes.cri-o.Devices annotation is not honoured."`
+	AllowedDevices                     []string                  `toml:"allowed_devices" doc:"Host devices a pod may give its containers with the devices annotation (\"devices.crio.io\", or the deprecated \"io.kubernetes.cri-o.Devices\"), where its runtime handler's allowed_annotations allows it: a comma-separated list of \"/dev/host[:/dev/container][:rwm]\". CreateContainer refuses (InvalidArgument) a device not listed here."`
 	DeviceOwnershipFromSecurityContext bool                      `toml:"device_ownership_from_security_context" doc:"Devices given to a container (not a privileged container's host devices) are owned by its security context's RunAsUser and RunAsGroup (root where unset) instead of their owner on the host."`
 	DefaultMounts                      []string                  `toml:"default_mounts" doc:"Accepted for CRI-O compatibility and not used (deprecated in CRI-O, whose code no longer reads it): no default mounts are added."`
-	DefaultMountsFile                  string                    `toml:"default_mounts_file" doc:"Accepted for CRI-O compatibility and not used: mounts.conf is not read and no default mounts are added."`
+	DefaultMountsFile                  string                    `toml:"default_mounts_file" doc:"mounts.conf of the mounts added to every container, read at each CreateContainer, as CRI-O (containers-common) does: one \"/host/path[:/container/path]\" a line (blank lines and # comments are skipped; any other line is refused, CRI-O skips it). The host file or directory is copied into the container's run directory and that copy is bind-mounted, writable, at the container path, so a container cannot change the host's; a host path that does not exist is skipped. Empty reads /etc/containers/mounts.conf, else /usr/share/containers/mounts.conf; a file that does not exist adds nothing."`
 	LogFilter                          string                    `toml:"log_filter" doc:"Accepted for CRI-O compatibility and not used: every log record at log_level or above is written."`
 	LogToJournald                      bool                      `toml:"log_to_journald" doc:"Accepted for CRI-O compatibility and not used: container output goes only to the log file the kubelet names."`
 	BindMountPrefix                    string                    `toml:"bind_mount_prefix" doc:"Accepted for CRI-O compatibility and not used: mount sources are used as given."`
@@ -122,7 +122,7 @@ type RuntimeConfig struct {
 	HostNetworkDisableSELinux          bool                      `toml:"hostnetwork_disable_selinux" doc:"Accepted for CRI-O compatibility and not used: SELinux is not supported (see selinux)."`
 	DisableHostPortMapping             bool                      `toml:"disable_hostport_mapping" doc:"Accepted for CRI-O compatibility and not used: crio programs no host port rules itself; a pod's port mappings always go to CNI plugins that declare the portMappings capability (such as portmap)."`
 	Timezone                           string                    `toml:"timezone" doc:"Timezone of every container: a zoneinfo name such as \"Europe/Paris\" mounts /usr/share/zoneinfo/NAME read-only at /etc/localtime, \"Local\" mounts the host's /etc/localtime; empty leaves the image's."`
-	Workloads                          map[string]WorkloadConfig `toml:"workloads" doc:"Workloads, [crio.runtime.workloads.NAME]. Accepted for CRI-O compatibility and not used: no workload is ever activated, so their resources and allowed annotations have no effect."`
+	Workloads                          map[string]WorkloadConfig `toml:"workloads" doc:"Workloads, [crio.runtime.workloads.NAME]. A pod carrying a workload's activation_annotation is allowed that workload's allowed_annotations; the rest (annotation_prefix, resources) is accepted for CRI-O compatibility and not used."`
 	HooksDir                           []string                  `toml:"hooks_dir" doc:"Directories of OCI hooks configurations (the hooks.d JSON format of containers-common); a file in a later directory overrides one of the same name in an earlier one. Watched: changes apply to containers created afterwards. Directories that do not exist are skipped, and so is a file whose hook binary does not exist (as containers-common does); a malformed file stops the start."`
 }
 
@@ -134,28 +134,28 @@ type RuntimeHandler struct {
 	MonitorPath                  string            `toml:"monitor_path" doc:"Path of conmon for this handler; empty uses [crio.runtime] conmon."`
 	MonitorCgroup                string            `toml:"monitor_cgroup" doc:"Cgroup of conmon: \"pod\" puts it in the pod's cgroup."`
 	MonitorEnv                   []string          `toml:"monitor_env" doc:"Environment of conmon for this handler."`
-	AllowedAnnotations           []string          `toml:"allowed_annotations" doc:"Experimental annotations this handler honours (none are implemented yet: the list is accepted and ignored)."`
+	AllowedAnnotations           []string          `toml:"allowed_annotations" doc:"Experimental pod annotations this handler honours; a pod's annotation not listed (here or in an active workload) is ignored, as in CRI-O. crio implements one: the devices annotation (\"devices.crio.io\", or the deprecated \"io.kubernetes.cri-o.Devices\"; list the name the pods use), see allowed_devices. Other names are accepted and have no effect."`
 	PlatformRuntimePaths         map[string]string `toml:"platform_runtime_paths" doc:"Runtime binary per platform (os/arch) (not implemented yet: runtime_path is used)."`
 	RuntimeConfigPath            string            `toml:"runtime_config_path" doc:"Accepted for CRI-O compatibility and not used: it is for VM runtimes, which crio does not support."`
 	InheritDefaultRuntime        bool              `toml:"inherit_default_runtime" doc:"Take runtime_path, runtime_type, runtime_config_path and runtime_root from default_runtime's handler when the configuration loads, as CRI-O does."`
 	PrivilegedWithoutHostDevices bool              `toml:"privileged_without_host_devices" doc:"Privileged containers of this handler get no host devices, only the ones they ask for (the device cgroup still allows all, as CRI-O does)."`
 	MonitorExecCgroup            string            `toml:"monitor_exec_cgroup" doc:"Accepted for CRI-O compatibility and not used: the cgroup of exec's helper processes is not configurable."`
 	RuntimePullImage             bool              `toml:"runtime_pull_image" doc:"Accepted for CRI-O compatibility and not used: crio always pulls images itself."`
-	ContainerMinMemory           string            `toml:"container_min_memory" doc:"Accepted for CRI-O compatibility and not used: no lowest memory limit is enforced."`
+	ContainerMinMemory           string            `toml:"container_min_memory" doc:"Lowest memory limit a container of this handler may have, such as \"12MiB\" or \"500KiB\" (binary units, as in CRI-O); empty is 12MiB, CRI-O's default. CreateContainer refuses a non-zero memory limit below it (InvalidArgument); 0, no limit, is always allowed. A value that is not a size is refused when the configuration loads (CRI-O logs it and uses 12MiB)."`
 	NoSyncLog                    bool              `toml:"no_sync_log" doc:"Accepted for CRI-O compatibility and not used: conmon syncs the log file as it does by default."`
-	DefaultAnnotations           map[string]string `toml:"default_annotations" doc:"Accepted for CRI-O compatibility and not used: no annotations are added to containers."`
+	DefaultAnnotations           map[string]string `toml:"default_annotations" doc:"Annotations added to every pod of this handler, where the pod sets none of the same key, as in CRI-O: PodSandboxStatus reports them and every container's OCI spec carries them (a container's own annotation of the same key wins), so the OCI runtime and hooks see them (crun reads run.oci.* ones)."`
 	StreamWebsockets             bool              `toml:"stream_websockets" doc:"Accepted for CRI-O compatibility and not used: the streaming server's protocols do not depend on the handler."`
 	ExecCPUAffinity              string            `toml:"exec_cpu_affinity" doc:"Accepted for CRI-O compatibility (\"\" or \"first\") and not used: exec'd processes may run on any of the container's CPUs."`
 	SeccompProfile               string            `toml:"seccomp_profile" doc:"Accepted for CRI-O compatibility and not used: [crio.runtime] seccomp_profile applies to every handler (a warning says so when set)."`
 	ContainerCreateTimeout       int64             `toml:"container_create_timeout" doc:"Accepted for CRI-O compatibility (CRI-O's default is 240 seconds) and not used: CreateContainer runs under the kubelet's deadline."`
 }
 
-// WorkloadConfig is one [crio.runtime.workloads.NAME] table. crio accepts
-// it for CRI-O compatibility and does not act on it.
+// WorkloadConfig is one [crio.runtime.workloads.NAME] table. crio acts only
+// on its allowed annotations; the rest is accepted for CRI-O compatibility.
 type WorkloadConfig struct {
-	ActivationAnnotation string            `toml:"activation_annotation" doc:"Pod annotation that would activate the workload (not used)."`
+	ActivationAnnotation string            `toml:"activation_annotation" doc:"Pod annotation (its key, whatever its value) that activates the workload for the pod: only its allowed_annotations take effect."`
 	AnnotationPrefix     string            `toml:"annotation_prefix" doc:"Prefix of per-container resource override annotations (not used)."`
-	AllowedAnnotations   []string          `toml:"allowed_annotations" doc:"Experimental annotations the workload would allow (not used)."`
+	AllowedAnnotations   []string          `toml:"allowed_annotations" doc:"Experimental annotations allowed, as a handler's allowed_annotations, to a pod that carries activation_annotation."`
 	Resources            WorkloadResources `toml:"resources" doc:"Default resources of the workload's containers (not used)."`
 }
 

@@ -68,6 +68,7 @@ func Load(file, dir string, fileRequired, dirRequired bool) (*Loaded, error) {
 			}
 		}
 	}
+	l.Warnings = append(l.Warnings, l.raiseToMinimums()...)
 	l.normalize()
 	l.Warnings = append(l.Warnings, l.compatWarnings()...)
 	if err := l.Validate(); err != nil {

@@ -117,6 +117,11 @@ func validate(c *Config) []*FieldError {
 		abs(key+".runtime_path", h.RuntimePath, false)
 		abs(key+".runtime_root", h.RuntimeRoot, false)
 		abs(key+".monitor_path", h.MonitorPath, false)
+		if h.ContainerMinMemory != "" {
+			if _, err := ParseMemorySize(h.ContainerMinMemory); err != nil {
+				bad(key+".container_min_memory", "%v", err)
+			}
+		}
 		switch h.ExecCPUAffinity {
 		case "", "first":
 		default:
@@ -165,6 +170,18 @@ func validate(c *Config) []*FieldError {
 		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
 			bad("crio.runtime.default_env", "%q is not of the form NAME=value", e)
 		}
+	}
+	for _, d := range r.AdditionalDevices {
+		if _, _, _, err := ParseDevice(d); err != nil {
+			bad("crio.runtime.additional_devices", "%v", err)
+		}
+	}
+	for _, d := range r.AllowedDevices {
+		abs("crio.runtime.allowed_devices", d, true)
+	}
+	abs("crio.runtime.default_mounts_file", r.DefaultMountsFile, false)
+	if _, err := ReadMountsConf(MountsFile(r.DefaultMountsFile)); err != nil {
+		bad("crio.runtime.default_mounts_file", "%v", err)
 	}
 	for _, d := range r.CDISpecDirs {
 		abs("crio.runtime.cdi_spec_dirs", d, true)

@@ -300,6 +300,16 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
+	// The handler's keys that may refuse the container, before anything
+	// is made.
+	rc := &m.cfg.Get().Runtime
+	if err := checkMinMemory(cfg.GetLinux().GetResources(), h.Name, rc.Runtimes[h.Name]); err != nil {
+		return "", err
+	}
+	podDevices, err := annotationDevices(rc, h.Name, sb.Config.GetAnnotations())
+	if err != nil {
+		return "", err
+	}
 	userNS := spec.PodUserNS(sb.UserNS, sb.Config.GetLinux().GetSecurityContext().GetNamespaceOptions().GetUsernsOptions())
 	if err := spec.CheckContainerUserNS(userNS, cfg.GetLinux().GetSecurityContext()); err != nil {
 		return "", err
@@ -367,6 +377,10 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if specCfg, err = applyImageVolumes(specCfg, imgCfg.Volumes, live.Image.ImageVolumes, rootfs, dir, volumeOwner); err != nil {
 		return "", err
 	}
+	defMounts, err := defaultMounts(live.Runtime.DefaultMountsFile, bundle, volumeOwner)
+	if err != nil {
+		return "", err
+	}
 	res, err := spec.Build(spec.Input{
 		ID: id, Config: specCfg, Image: imgCfg, RootFS: rootfs, TargetPID: targetPID,
 		Sandbox: spec.Sandbox{
@@ -389,6 +403,9 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			PrivilegedWithoutHostDevices:       live.Runtime.Runtimes[h.Name].PrivilegedWithoutHostDevices,
 			DeviceOwnershipFromSecurityContext: live.Runtime.DeviceOwnershipFromSecurityContext,
 			Localtime:                          config.ZoneinfoPath(live.Runtime.Timezone),
+			AnnotationDevices:                  podDevices,
+			DefaultMounts:                      defMounts,
+			Annotations:                        defaultAnnotations(live.Runtime.Runtimes[h.Name], sb.Config.GetAnnotations()),
 		},
 	})
 	if err != nil {

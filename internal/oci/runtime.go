@@ -450,13 +450,21 @@ func (r *Runtime) Stop(ctx context.Context, c *Container, timeout time.Duration,
 	if err := r.Kill(ctx, c, syscall.SIGKILL); err != nil {
 		return fmt.Errorf("sending SIGKILL: %w", err)
 	}
-	if !r.waitExit(ctx, c, time.Minute) {
+	wait := r.killWait()
+	if !r.waitExit(ctx, c, wait) {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("container %s did not exit after SIGKILL", c.ID)
+		return fmt.Errorf("container %s did not exit within %v of SIGKILL ([crio.runtime] ctr_stop_timeout)", c.ID, wait)
 	}
 	return nil
+}
+
+// killWait is how long Stop waits for a killed container to exit:
+// [crio.runtime] ctr_stop_timeout, never under CRI-O's floor of 30 s
+// (the configuration raises lower values when it loads).
+func (r *Runtime) killWait() time.Duration {
+	return time.Duration(max(r.cfg.Runtime.CtrStopTimeout, config.MinCtrStopTimeout)) * time.Second
 }
 
 // waitExit waits until conmon has written the exit file, or the process

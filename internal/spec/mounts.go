@@ -16,6 +16,8 @@ import (
 	"github.com/opencontainers/runtime-tools/generate"
 	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/internal/config"
 )
 
 // setMounts adds the pod's files, /dev/shm and the CRI mounts. It returns
@@ -61,6 +63,20 @@ func setMounts(g *generate.Generator, in Input, sc *runtimeapi.LinuxContainerSec
 			opts = append(opts, "ro")
 		}
 		g.AddMount(rspec.Mount{Destination: f.dst, Type: "bind", Source: f.src, Options: opts})
+	}
+	for _, m := range in.Defaults.DefaultMounts {
+		// As for a CRI mount: a symlink in the image cannot point the
+		// mount outside the container.
+		dst, err := resolveInRootfs(in.RootFS, m.Destination)
+		if err != nil {
+			return nil, fmt.Errorf("default_mounts_file: %w", err)
+		}
+		if taken[dst] {
+			continue
+		}
+		taken[dst] = true
+		g.RemoveMount(dst)
+		g.AddMount(rspec.Mount{Destination: dst, Type: "bind", Source: m.Source, Options: []string{"rbind", "rprivate", "nosuid", "nodev"}})
 	}
 	if in.Defaults.Localtime != "" && !taken["/etc/localtime"] {
 		g.AddMount(rspec.Mount{Destination: "/etc/localtime", Type: "bind", Source: in.Defaults.Localtime,
@@ -124,15 +140,10 @@ func criMount(in Input, m *runtimeapi.Mount, host *hostInfo) (rspec.Mount, *runt
 	}
 	// Resolve the destination inside the rootfs so that a symlink in the
 	// image cannot point the mount outside the container.
-	full, err := securejoin.SecureJoin(in.RootFS, m.ContainerPath)
+	dst, err := resolveInRootfs(in.RootFS, m.ContainerPath)
 	if err != nil {
-		return rspec.Mount{}, nil, "", fmt.Errorf("resolving mount destination %s in the rootfs: %w", m.ContainerPath, err)
+		return rspec.Mount{}, nil, "", err
 	}
-	rel, err := filepath.Rel(in.RootFS, full)
-	if err != nil || !filepath.IsLocal(rel) && rel != "." {
-		return rspec.Mount{}, nil, "", invalidf("mount destination %s resolves outside the rootfs", m.ContainerPath)
-	}
-	dst := filepath.Join("/", rel)
 
 	opts := []string{"rbind"}
 	if m.Readonly {
@@ -291,15 +302,11 @@ func setDevices(g *generate.Generator, devs []*runtimeapi.Device, additional []s
 		return nil
 	}
 	for _, a := range additional {
-		parts := strings.Split(a, ":")
-		d := &runtimeapi.Device{HostPath: parts[0], ContainerPath: parts[0], Permissions: "rwm"}
-		if len(parts) > 1 && parts[1] != "" {
-			d.ContainerPath = parts[1]
+		src, dst, perms, err := config.ParseDevice(a)
+		if err != nil {
+			return invalidf("%v", err)
 		}
-		if len(parts) > 2 {
-			d.Permissions = parts[2]
-		}
-		devs = append(devs, d)
+		devs = append(devs, &runtimeapi.Device{HostPath: src, ContainerPath: dst, Permissions: perms})
 	}
 	for _, d := range devs {
 		if d == nil {
@@ -392,4 +399,19 @@ func deviceFromPath(p string) (rspec.LinuxDevice, error) {
 		Major: int64(unix.Major(uint64(st.Rdev))), Minor: int64(unix.Minor(uint64(st.Rdev))),
 		FileMode: &mode, UID: &uid, GID: &gid,
 	}, nil
+}
+
+// resolveInRootfs resolves a container path in the rootfs, following the
+// image's symlinks without leaving it, and returns it as the container
+// sees it.
+func resolveInRootfs(rootfs, p string) (string, error) {
+	full, err := securejoin.SecureJoin(rootfs, p)
+	if err != nil {
+		return "", fmt.Errorf("resolving mount destination %s in the rootfs: %w", p, err)
+	}
+	rel, err := filepath.Rel(rootfs, full)
+	if err != nil || !filepath.IsLocal(rel) && rel != "." {
+		return "", invalidf("mount destination %s resolves outside the rootfs", p)
+	}
+	return filepath.Join("/", rel), nil
 }

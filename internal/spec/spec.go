@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -75,9 +76,27 @@ type Defaults struct {
 	PrivilegedWithoutHostDevices bool
 	// DeviceOwnershipFromSecurityContext is CRI-O's key of that name.
 	DeviceOwnershipFromSecurityContext bool
+	// AnnotationDevices are the devices of the pod's devices annotation,
+	// already checked against allowed_devices, in additional_devices'
+	// form; added like additional_devices.
+	AnnotationDevices []string
+	// Annotations are added to the spec before the container's own
+	// (which win): the runtime handler's default_annotations, with the
+	// pod's value where the pod sets the key.
+	Annotations map[string]string
+	// DefaultMounts are the mounts of default_mounts_file, their sources
+	// already copied for the container; a CRI mount at the same
+	// destination wins.
+	DefaultMounts []DefaultMount
 	// Localtime is the host's zoneinfo file mounted read-only at
 	// /etc/localtime ([crio.runtime] timezone); empty mounts none.
 	Localtime string
+}
+
+// DefaultMount is a bind mount of default_mounts_file: Source on the host,
+// Destination in the container (resolved in the rootfs by Build).
+type DefaultMount struct {
+	Source, Destination string
 }
 
 // Input is everything Build reads.
@@ -212,7 +231,8 @@ func Build(in Input) (*Result, error) {
 		// container can use the devices it is given.
 		deviceOwner = &rspec.User{UID: uint32(sc.GetRunAsUser().GetValue()), GID: uint32(sc.GetRunAsGroup().GetValue())}
 	}
-	if err := setDevices(&g, c.Devices, in.Defaults.AdditionalDevices, sc.Privileged, in.Defaults.PrivilegedWithoutHostDevices, deviceOwner, host); err != nil {
+	additional := append(slices.Clip(in.Defaults.AdditionalDevices), in.Defaults.AnnotationDevices...)
+	if err := setDevices(&g, c.Devices, additional, sc.Privileged, in.Defaults.PrivilegedWithoutHostDevices, deviceOwner, host); err != nil {
 		return nil, err
 	}
 	if err := setResources(&g, c.GetLinux().GetResources(), in, host); err != nil {
@@ -222,6 +242,9 @@ func Build(in Input) (*Result, error) {
 	// capabilities the process ends up with.
 	if err := setSeccomp(&g, sc, in.Defaults.SeccompProfile); err != nil {
 		return nil, err
+	}
+	for k, v := range in.Defaults.Annotations {
+		g.AddAnnotation(k, v)
 	}
 	for k, v := range c.Annotations {
 		g.AddAnnotation(k, v)
