@@ -418,6 +418,8 @@ cmd_run() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	mkdir -p "$VM_CACHE/runs"
+	# Runs kept after a failure, once a day old.
+	find "$VM_CACHE/runs" -mindepth 1 -maxdepth 1 -name 'run-*' -mtime +0 -exec rm -rf {} + 2>/dev/null || true
 	local run
 	run=$(mktemp -d "$VM_CACHE/runs/run-XXXXXX")
 	mkdir -p "$run/ctl/jobs"
