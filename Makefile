@@ -94,7 +94,7 @@ crio.conf.example: bin/crio ## Regenerate the example config from the code's def
 # The VM (hack/vm.sh, docs/vm.md): Debian 12 with systemd as PID 1 and cgroup v2
 # only, under qemu (TCG). These targets install qemu and debootstrap themselves.
 VM_E2E_FLAGS ?= -test.v -test.timeout 60m
-vm-image: ## The cached VM image in /var/cache/crio-vm (debootstrap; 4-8 min cold).
+vm-image: ## The cached VM image in /var/cache/crio-vm (debootstrap; 2.5 min cold).
 	hack/vm.sh image
 
 vm-smoke: ## Boot the VM and check systemd as PID 1, cgroup v2 only, runc; then power off.
