@@ -10,6 +10,20 @@ import (
 	"github.com/crio/crio/internal/cgroups"
 )
 
+// testDriver is the cgroup driver the tests' daemons run with:
+// CRIO_CGROUP_MANAGER, else what the daemon detects (systemd where it is
+// PID 1).
+func testDriver() string { return cgroups.Driver(os.Getenv("CRIO_CGROUP_MANAGER")) }
+
+// requireCgroupfs skips a test whose cgroup parents are cgroupfs paths;
+// TestSystemdCgroupDriver is the systemd driver's.
+func requireCgroupfs(t testing.TB) {
+	t.Helper()
+	if testDriver() != cgroups.Cgroupfs {
+		t.Skip("cgroupfs parents; the daemons here run the systemd driver (see TestSystemdCgroupDriver)")
+	}
+}
+
 // cgroupDir is the cgroup rel (a path below a hierarchy's root, or a
 // spec's systemd "slice:prefix:name") in the hierarchy that holds
 // controller: the unified tree on a v2 host, the controller's own on v1.

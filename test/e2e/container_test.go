@@ -407,6 +407,7 @@ func TestContainerEventsAndPodPIDNamespace(t *testing.T) {
 // The container's cgroup is under the pod's, and conmon (the container's
 // parent) runs in the pod's cgroup, not the daemon's.
 func TestContainerAndConmonInPodCgroup(t *testing.T) {
+	requireCgroupfs(t)
 	d := containerDaemon(t)
 	parent := fmt.Sprintf("/crio-e2e-%d", time.Now().UnixNano())
 	podID, pc := pod(t, d, "cg", func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = parent })

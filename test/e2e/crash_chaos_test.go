@@ -37,6 +37,7 @@ func envInt(name string, def int) int {
 // CRIO_CHAOS_ITERATIONS (50) the random kills and CRIO_CHAOS_RANDOM_PODS
 // (5) their lifecycles; CRIO_CHAOS_FAILPOINTS (all) lists the failpoints.
 func TestCrashAtEveryStepLeavesNothingBehind(t *testing.T) {
+	requireCgroupfs(t)
 	d := containerDaemon(t)
 	newBridgeNet(t, d)
 	waitNetworkReady(t, d)

@@ -32,9 +32,12 @@ func TestVersionAndRuntimeConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// This host has no systemd as PID 1: the detected driver is cgroupfs.
-	if got := rc.GetLinux().GetCgroupDriver(); got != runtimeapi.CgroupDriver_CGROUPFS {
-		t.Errorf("cgroup driver = %v, want CGROUPFS", got)
+	want := runtimeapi.CgroupDriver_CGROUPFS
+	if testDriver() == "systemd" {
+		want = runtimeapi.CgroupDriver_SYSTEMD
+	}
+	if got := rc.GetLinux().GetCgroupDriver(); got != want {
+		t.Errorf("cgroup driver = %v, want %v", got, want)
 	}
 }
 

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -86,18 +88,17 @@ max_concurrent_pulls = 1
 	}
 
 	// Exec sessions of one container: a second ExecSync while one runs.
+	// The second is sent once the first's process is seen running (its
+	// session is counted before it starts): probing earlier could take
+	// the one session itself, first, on a slow machine.
+	const marker = "2.71828"
 	done := make(chan error, 1)
 	go func() {
-		_, err := d.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: first, Cmd: []string{"sleep", "3"}, Timeout: 30})
+		_, err := d.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: first, Cmd: []string{"sleep", marker}, Timeout: 30})
 		done <- err
 	}()
-	var refused error
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		_, refused = d.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: first, Cmd: []string{"true"}, Timeout: 10})
-		if refused != nil {
-			break
-		}
-	}
+	waitProcess(t, "sleep\x00"+marker+"\x00", 30*time.Second)
+	_, refused := d.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: first, Cmd: []string{"true"}, Timeout: 10})
 	wantRefusal(t, refused, codes.ResourceExhausted, "max_exec_sessions_per_container = 1", "a second exec session")
 	if err := <-done; err != nil {
 		t.Fatalf("the first exec session: %v", err)
@@ -126,4 +127,19 @@ max_concurrent_pulls = 1
 	}
 	px.delay.Store(0)
 	mustPull(t, d, "quay.io/crio-test/busybox-zstd:latest")
+}
+
+// waitProcess waits until some process's command line is cmdline (its
+// NUL-separated arguments).
+func waitProcess(t *testing.T, cmdline string, within time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			if b, err := os.ReadFile(p); err == nil && string(b) == cmdline {
+				return
+			}
+		}
+	}
+	t.Fatalf("no process %q within %s", cmdline, within)
 }

@@ -292,6 +292,7 @@ func (p *podRecorder) RemovePodSandbox(_ context.Context, pod *api.PodSandbox) e
 // update, stop (once, though stopped twice) and removal in order, each
 // with the pod's namespace, name, uid, labels and annotations.
 func TestNRIPodEventsCarryMetadata(t *testing.T) {
+	requireCgroupfs(t)
 	requireRoot(t)
 	d := framework.NewDaemon(t, framework.Options{})
 	p := &podRecorder{ready: make(chan struct{})}

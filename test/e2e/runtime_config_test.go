@@ -50,6 +50,7 @@ func TestUpdateRuntimeConfigPodCIDRReachesIPAM(t *testing.T) {
 
 func TestUpdatePodSandboxResourcesSetsThePodCgroup(t *testing.T) {
 	requireRoot(t)
+	requireCgroupfs(t)
 	d := framework.NewDaemon(t, framework.Options{})
 	parent := fmt.Sprintf("/crio-e2e-%d/pod-update", subnetSeq.Add(1))
 	id := runPod(t, d, podConfig("resize", func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = parent }))

@@ -61,6 +61,7 @@ func TestBandwidthAnnotationShapesPodTraffic(t *testing.T) {
 
 func TestPodCgroupParentHoldsInfraAndIsRemoved(t *testing.T) {
 	requireRoot(t)
+	requireCgroupfs(t)
 	d := framework.NewDaemon(t, framework.Options{})
 	parent := fmt.Sprintf("/crio-e2e-%d/pod-cg", time.Now().UnixNano())
 	t.Cleanup(func() { os.Remove(cgroupDir(t, "memory", filepath.Dir(parent))) })
@@ -91,6 +92,7 @@ func TestPodCgroupParentHoldsInfraAndIsRemoved(t *testing.T) {
 }
 
 func TestCrashDuringNetworkSetupIsCleanedUpAtRestart(t *testing.T) {
+	requireCgroupfs(t)
 	requireRoot(t)
 	d := framework.NewDaemon(t, framework.Options{})
 	// A plugin that hangs in ADD after the bridge made a veth and leased

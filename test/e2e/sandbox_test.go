@@ -420,6 +420,7 @@ func TestConcurrentPodsGetDistinctIPs(t *testing.T) {
 }
 
 func TestCNIFailureLeavesNothingBehind(t *testing.T) {
+	requireCgroupfs(t)
 	requireRoot(t)
 	d := framework.NewDaemon(t, framework.Options{})
 	// The bridge plugin runs (makes a veth, leases an IP), then a plugin
