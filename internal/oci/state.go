@@ -2,9 +2,11 @@ package oci
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crio/crio/internal/procstat"
+	"github.com/crio/crio/internal/systemd"
 )
 
 // Exit reasons, as the kubelet expects them in ContainerStatus.reason.
@@ -89,6 +92,20 @@ func (r *Runtime) oomKilled(c *Container) bool {
 	}
 	if c.CgroupPath == "" {
 		return false
+	}
+	// Under the systemd driver the scope's cgroup is gone as soon as its
+	// last process is: systemd's record of the scope tells (runc delete
+	// resets it, so this is asked first).
+	if unit := path.Base(c.CgroupPath); r.opts.SystemdCgroup && strings.HasSuffix(unit, ".scope") {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		res, err := systemd.ScopeResult(ctx, unit)
+		cancel()
+		if err != nil {
+			r.log.Warn("asking systemd whether the container was OOM-killed", "id", c.ID, "error", err)
+		}
+		if res == "oom-kill" {
+			return true
+		}
 	}
 	// cgroup v1 memory.oom_control has "oom_kill N"; v2 memory.events has
 	// "oom_kill N".

@@ -149,3 +149,23 @@ func Check(ctx context.Context) (version string, err error) {
 	}
 	return strings.Trim(v, `"`), nil
 }
+
+// ScopeResult is a scope unit's Result ("success", "oom-kill", ...), or
+// "" when systemd no longer has the unit. A scope whose process the
+// kernel OOM-killed stays loaded, failed with "oom-kill", until it is
+// reset: unlike its cgroup, which systemd removes once it is empty.
+func ScopeResult(ctx context.Context, name string) (string, error) {
+	c, err := connection(ctx)
+	if err != nil {
+		return "", err
+	}
+	p, err := c.GetUnitTypePropertyContext(ctx, name, "Scope", "Result")
+	if err != nil {
+		if isNoSuchUnit(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("systemd unit %s: %w", name, err)
+	}
+	s, _ := p.Value.Value().(string)
+	return s, nil
+}
