@@ -15,7 +15,7 @@ DEB_PKGS  += gcc libc6-dev dpkg apt
 
 crio.conf.example: FORCE
 
-.PHONY: all build test kube-test kube-bench critest fuzz bench unit e2e lint install-deps install run clean clean-test-host help vm-image vm-smoke vm-test
+.PHONY: all build test kube-test kube-bench critest fuzz bench unit e2e lint install-deps install run clean clean-test-host help vm-ci vm-image vm-smoke vm-test
 
 all: build
 
@@ -29,7 +29,7 @@ bin/crio-pause: FORCE
 
 FORCE:
 
-test: lint ## Everything CI runs: lint, unit and end-to-end tests against a real daemon, the kubelet and control-plane tests, then critest.
+test: lint ## Everything CI runs: lint, unit and end-to-end tests against a real daemon, the kubelet and control-plane tests, critest, then the VM smoke (vm-ci).
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /test/e2e -e /test/kube -e /test/fuzz)
 	@# The end-to-end tests run alone: the real containers of other packages'
 	@# tests would only compete with them for the CPU.
@@ -39,6 +39,7 @@ test: lint ## Everything CI runs: lint, unit and end-to-end tests against a real
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout 10m -run '^$$' -fuzz '^FuzzCRI$$' -fuzztime 2m -fuzzminimizetime 10x -parallel 1 ./test/fuzz/
 	$(MAKE) kube-test
 	hack/critest.sh
+	$(MAKE) vm-ci
 
 kube-test: ## A real kubelet (and control plane) of hack/kube's Kubernetes release against the daemon; the first run builds them (8-11 min on 2 cores).
 	@# The build first, alone, so that its minutes count against their own
@@ -99,6 +100,13 @@ vm-image: ## The cached VM image in /var/cache/crio-vm (debootstrap; 2.5 min col
 
 vm-smoke: ## Boot the VM and check systemd as PID 1, cgroup v2 only, runc; then power off.
 	hack/vm.sh smoke
+
+# The VM smoke CI runs (about 2 min warm, 5 cold): a real node's layout, systemd
+# as PID 1 and cgroup v2 only, with the systemd driver: a pod whose container has
+# limits, their update, stats, an OOM kill, the units gone after removal.
+VM_CI_TESTS = ^(TestSystemdCgroupDriver|TestContainerExitCodeAndReasons|TestVersionAndRuntimeConfig)$$
+vm-ci: ## The VM smoke of CI: the systemd driver's e2e tests in the VM.
+	CRIO_CGROUP_MANAGER=systemd VM_INSTANCE=ci hack/vm.sh e2e -test.v -test.timeout 20m -test.run '$(VM_CI_TESTS)'
 
 vm-test: ## The e2e tests in the VM: CRIO_CGROUP_MANAGER=cgroupfs (default), systemd or auto; VM_E2E_FLAGS='-test.run X'.
 	hack/vm.sh e2e $(VM_E2E_FLAGS)
