@@ -14,9 +14,20 @@ import (
 // what depends on it, instead of wiping the store. go.podman.io/storage
 // itself drops layers flagged incomplete (a pull cut short) when it opens
 // the store. Layer contents are not re-digested: that reads every byte of
-// every image, too slow for a start-up.
+// every image, too slow for a start-up. Layers a killed pull left
+// unpacked in the overlay driver's staging directory are removed (storage
+// removes them only when a store shuts down cleanly).
 func (s *Store) CheckAndRepair(log *slog.Logger) error {
 	start := time.Now()
+	if s.Store.GraphDriverName() == "overlay" {
+		n, err := pruneStaging(s.Store.GraphRoot())
+		if err != nil {
+			log.Warn("removing layers a cut-short pull left staged", "error", err)
+		}
+		if n > 0 {
+			log.Info("removed layers a cut-short pull left staged", "count", n)
+		}
+	}
 	report, err := s.Store.Check(&cstorage.CheckOptions{
 		LayerMountable: true,
 		LayerData:      true,
