@@ -30,13 +30,17 @@ import (
 // big-data keys, so either path reuses and reads what the other wrote), but
 // without its staging: copy.Image stores each blob in a file while
 // decompressing it once to learn its DiffID, then hands the compressed file
-// to storage, which decompresses it a second time. Here every layer is
-// fetched into a file (all at once, up to max_parallel_downloads) with its
-// digest and size checked, then decompressed once, streaming, into storage,
-// in order, while the later layers are still downloading. The uncompressed
-// stream is checked against the config's DiffID before storage commits the
-// layer: a layer ID is derived from the DiffIDs, so a layer whose content
-// did not match would poison every later image that names the same DiffID.
+// to storage, which decompresses it a second time, and storage applies the
+// layers one after the other (a layer is unpacked once its parent exists).
+// Here every layer is downloaded and decompressed once, streaming, into a
+// staging directory of the storage driver, all at once (up to
+// max_parallel_downloads; see pull_staged.go); once all are staged, with
+// the blob's digest and size and the config's DiffID checked, the layers
+// are registered in order. A layer ID is derived from the DiffIDs, so a
+// layer whose content did not match would poison every later image that
+// names the same DiffID. A driver that cannot stage gets each layer
+// fetched into a file, checked, and applied with PutLayer, in order, as
+// the files arrive.
 //
 // It covers what a node pulls: schema2 and OCI images (gzip, zstd,
 // zstd:chunked pulled whole, uncompressed) under a policy that needs no
@@ -47,10 +51,12 @@ import (
 const defaultParallelDownloads = 6
 
 // pullTimes splits a direct pull's time. The phases overlap in wall time:
-// fetch is the wall time until the last blob was downloaded; decompress
-// is the time spent inside the decompressors; commit is the rest of the
-// time storage took for the layers (tar-split, unpacking, metadata) plus
-// the image record.
+// fetch is the wall time until the last blob was downloaded (staged:
+// downloaded and unpacked, as one stream); decompress is the time spent
+// inside the decompressors, added up over the layers (which unpack
+// several at once); commit is the wall time during which at least one
+// layer was being unpacked or registered, plus the image record (it holds
+// the decompression and, staged, the download).
 type pullTimes struct {
 	fetch, decompress, commit time.Duration
 }
@@ -158,81 +164,179 @@ func (s *Service) pullDirect(ctx context.Context, v *vetted, named reference.Nam
 		parent = ids[i]
 	}
 
-	// Fetch every missing layer into a file, in parallel; apply them in
-	// order as they arrive.
-	type fetched struct {
-		path string
-		err  error
+	// Download and stage every missing layer, in parallel (or fetch each
+	// into a file, for PutLayer); register them in order.
+	type layerResult struct {
+		fetched bool   // false for a layer already stored
+		path    string // the verified blob, for PutLayer
+		staged  stagedLayer
+		err     error
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	results := make([]chan fetched, len(v.layers))
-	var files sync.WaitGroup
+	results := make([]chan layerResult, len(v.layers))
+	var workers sync.WaitGroup
 	defer func() {
-		// On an early return: stop the fetchers and remove what they
-		// downloaded that was not applied.
+		// On an early return: stop the workers and remove what they
+		// downloaded or staged that was not registered.
 		cancel()
-		files.Wait()
+		workers.Wait()
 		for _, ch := range results {
 			select {
-			case f := <-ch:
-				if f.path != "" {
-					os.Remove(f.path)
+			case r := <-ch:
+				if r.path != "" {
+					os.Remove(r.path)
 				}
+				s.dropStaged(r.staged.out)
 			default:
 			}
 		}
 	}()
-	sem := make(chan struct{}, max(parallel, 1))
+	staging := s.canStage()
+	fetchSem := make(chan struct{}, max(parallel, 1))
+	var busy busyClock
 	var lastFetch atomic.Int64
 	for i, l := range v.layers {
-		results[i] = make(chan fetched, 1)
+		results[i] = make(chan layerResult, 1)
 		if s.layerPresent(ids[i]) {
-			results[i] <- fetched{}
+			results[i] <- layerResult{}
 			continue
 		}
-		files.Add(1)
+		workers.Add(1)
 		go func() {
-			defer files.Done()
+			defer workers.Done()
 			select {
-			case sem <- struct{}{}:
+			case fetchSem <- struct{}{}:
 			case <-ctx.Done():
-				results[i] <- fetched{err: ctx.Err()}
+				results[i] <- layerResult{err: ctx.Err()}
 				return
 			}
-			p, err := s.fetchBlob(ctx, v.src, l, sys.BigFilesTemporaryDir, touch)
-			<-sem
+			defer func() { <-fetchSem }()
+			r := layerResult{fetched: true, staged: stagedLayer{err: errNoStaging}}
+			if staging {
+				busy.enter()
+				r.staged = s.stageLayer(ctx, v.src, l, v.diffIDs[i], sys.BigFilesTemporaryDir, touch)
+				busy.leave()
+			}
+			if errors.Is(r.staged.err, errNoStaging) {
+				r.path, r.err = s.fetchBlob(ctx, v.src, l, sys.BigFilesTemporaryDir, touch)
+			}
 			lastFetch.Store(int64(time.Since(start)))
-			if err != nil {
-				results[i] <- fetched{err: err}
-				return
-			}
-			results[i] <- fetched{path: p}
+			results[i] <- r
 		}()
 	}
 
-	parent = ""
-	for i, l := range v.layers {
-		f := <-results[i]
-		if f.err != nil {
-			return "", times, f.err
-		}
-		if f.path != "" {
-			d, err := s.applyLayer(ctx, f.path, ids[i], parent, l, v.diffIDs[i], touch)
-			os.Remove(f.path)
-			times.decompress += d.decompress
-			times.commit += d.commit
-			if err != nil {
-				return "", times, err
+	// With staging, wait until every layer is staged before registering
+	// any: a layer that fails (its DiffID, its tar) leaves nothing
+	// registered. Registering a staged layer is a rename and a metadata
+	// write. (PutLayer, for a driver that cannot stage, registers each
+	// layer as it comes, as before.)
+	got := make([]*layerResult, len(v.layers))
+	defer func() {
+		for _, r := range got {
+			if r != nil {
+				if r.path != "" {
+					os.Remove(r.path)
+				}
+				s.dropStaged(r.staged.out)
 			}
 		}
+	}()
+	if staging {
+		for i := range v.layers {
+			r := <-results[i]
+			got[i] = &r
+			if r.err != nil {
+				return "", times, r.err
+			}
+			if r.staged.err != nil && !errors.Is(r.staged.err, errNoStaging) {
+				return "", times, r.staged.err
+			}
+		}
+	}
+
+	parent = ""
+	var inherit rootAttrs // the root directory of parent's contents
+	inheritKnown := false
+	for i, l := range v.layers {
+		if got[i] == nil {
+			r := <-results[i]
+			got[i] = &r
+		}
+		r := got[i]
+		err := r.err
+		if err == nil && r.fetched {
+			times.decompress += r.staged.decomp
+			switch {
+			case errors.Is(r.staged.err, errNoStaging):
+				busy.enter()
+				var d pullTimes
+				d, err = s.applyLayer(ctx, r.path, ids[i], parent, l, v.diffIDs[i], touch)
+				busy.leave()
+				times.decompress += d.decompress
+				inheritKnown = false
+			case r.staged.err != nil:
+				err = r.staged.err
+			default:
+				busy.enter()
+				if !inheritKnown {
+					inherit, err = s.layerRoot(parent)
+				}
+				if err == nil {
+					next := inherit
+					if r.staged.root != nil {
+						next = *r.staged.root
+					}
+					var registered bool
+					registered, err = s.commitStaged(r.staged, ids[i], parent, inherit)
+					r.staged.out = nil // registered or dropped
+					inherit, inheritKnown = next, registered
+				}
+				busy.leave()
+			}
+		}
+		if err != nil {
+			return "", times, err
+		}
+		if r.path != "" {
+			os.Remove(r.path)
+		}
+		got[i] = nil
 		parent = ids[i]
 	}
 	times.fetch = time.Duration(lastFetch.Load())
 
-	t := time.Now()
+	busy.enter()
 	id, err := s.commitImage(v, named, parent)
-	times.commit += time.Since(t)
+	busy.leave()
+	times.commit = busy.total
 	return id, times, err
+}
+
+// busyClock adds up the wall time during which at least one of its users
+// is inside enter/leave.
+type busyClock struct {
+	mu     sync.Mutex
+	active int
+	since  time.Time
+	total  time.Duration
+}
+
+func (b *busyClock) enter() {
+	b.mu.Lock()
+	if b.active == 0 {
+		b.since = time.Now()
+	}
+	b.active++
+	b.mu.Unlock()
+}
+
+func (b *busyClock) leave() {
+	b.mu.Lock()
+	b.active--
+	if b.active == 0 {
+		b.total += time.Since(b.since)
+	}
+	b.mu.Unlock()
 }
 
 // layerPresent reports whether the layer is stored and complete (storage

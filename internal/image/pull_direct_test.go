@@ -1,19 +1,24 @@
 package image
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/signature"
 	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/archive"
 
 	"github.com/crio/crio/hack/testregistry"
 	"github.com/crio/crio/internal/config"
@@ -37,6 +42,9 @@ type storedLayer struct {
 	ID, Parent                       string
 	CompressedDigest, Uncompressed   digest.Digest
 	UncompressedSize, CompressedSize int64
+	UIDs, GIDs                       string
+	Root                             string // the diff directory's mode and owner
+	Exported                         digest.Digest
 }
 
 func readStored(t *testing.T, st cstorage.Store, id string) storedImage {
@@ -52,11 +60,33 @@ func readStored(t *testing.T, st cstorage.Store, id string) storedImage {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out.Layers = append(out.Layers, storedLayer{
+		sl := storedLayer{
 			ID: layer.ID, Parent: layer.Parent,
 			CompressedDigest: layer.CompressedDigest, Uncompressed: layer.UncompressedDigest,
 			UncompressedSize: layer.UncompressedSize, CompressedSize: layer.CompressedSize,
-		})
+			UIDs: fmt.Sprint(layer.UIDs), GIDs: fmt.Sprint(layer.GIDs),
+		}
+		diffDir, err := st.DifferTarget(layer.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(diffDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys := fi.Sys().(*syscall.Stat_t)
+		sl.Root = fmt.Sprintf("%v %d:%d", fi.Mode(), sys.Uid, sys.Gid)
+		// The layer as storage exports it (rebuilt from its tar-split).
+		rc, err := st.Diff("", layer.ID, &cstorage.DiffOptions{Compression: new(archive.Uncompressed)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sl.Exported, err = digest.Canonical.FromReader(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Layers = append(out.Layers, sl)
 		l = layer.Parent
 	}
 	return out
@@ -104,7 +134,30 @@ func TestDirectPullStoresWhatCopyImageStores(t *testing.T) {
 	svcCopy, stCopy := newTestService(t, func(c *config.Config) {
 		c.Image.RegistriesConf, c.Image.SignaturePolicy = regConf, viaCopy
 	})
-	for _, name := range []string{testregistry.BusyboxImage, testregistry.MultiLayerImage} {
+	// The direct pull with PutLayer, as for a driver that cannot stage.
+	svcPut, stPut := newTestService(t, func(c *config.Config) {
+		c.Image.RegistriesConf, c.Image.SignaturePolicy = regConf, direct
+	})
+	svcPut.noStaging = true
+	// Layers that set their root directory's mode and owner, and layers
+	// that do not (they get their parent's), whiteouts and other owners.
+	const rootDirs = "crio-test/rootdirs:latest"
+	dirLayer := func(mode int64, uid int, name string, owner int) v1.Layer {
+		return tarLayer(t, func(tw *tar.Writer) {
+			if mode != 0 {
+				tw.WriteHeader(&tar.Header{Name: "./", Mode: mode, Uid: uid, Gid: uid, Typeflag: tar.TypeDir})
+			}
+			tw.WriteHeader(&tar.Header{Name: ".wh.gone", Mode: 0o644, Uid: 99, Typeflag: tar.TypeReg})
+			tw.WriteHeader(&tar.Header{Name: name, Mode: 0o640, Uid: owner, Gid: owner + 1, Size: 3, Typeflag: tar.TypeReg})
+			tw.Write([]byte("abc"))
+		})
+	}
+	if err := reg.Push(context.Background(), rootDirs, imageOf(t,
+		dirLayer(0, 0, "plain", 0), dirLayer(0o750, 1000, "owned", 7), dirLayer(0, 0, "inherits", 8),
+		dirLayer(0o711, 0, "reset", 0), dirLayer(0, 0, "last", 9))); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{testregistry.BusyboxImage, testregistry.MultiLayerImage, rootDirs} {
 		t.Run(filepath.Base(name), func(t *testing.T) {
 			ref := reg.Ref(name)
 			idD, err := svcDirect.Pull(context.Background(), ref, PullOptions{})
@@ -115,12 +168,39 @@ func TestDirectPullStoresWhatCopyImageStores(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, c := readStored(t, stDirect, idD), readStored(t, stCopy, idC)
+			idP, err := svcPut.Pull(context.Background(), ref, PullOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, c, p := readStored(t, stDirect, idD), readStored(t, stCopy, idC), readStored(t, stPut, idP)
 			if len(d.Layers) == 0 {
 				t.Fatal("no layers stored")
 			}
+			if !equalStored(p, c) {
+				t.Fatalf("the direct pull with PutLayer stored\n%+v\ncopy.Image stored\n%+v", p, c)
+			}
+			// ApplyStagedLayer has no way to record the compressed
+			// size (nor has storage any other setter for it): a staged
+			// layer has none, as storage's own partial pulls. Everything
+			// else must be the same.
+			if !svcDirect.canStage() {
+				t.Fatal("the overlay store cannot stage layers")
+			}
+			for i := range d.Layers {
+				if d.Layers[i].CompressedSize != 0 {
+					t.Errorf("layer %s was not staged (it has a compressed size)", d.Layers[i].ID)
+				}
+				if i < len(c.Layers) {
+					d.Layers[i].CompressedSize = c.Layers[i].CompressedSize
+				}
+			}
 			if !equalStored(d, c) {
-				t.Fatalf("the direct pull stored\n%+v\ncopy.Image stored\n%+v", d, c)
+				t.Fatalf("the direct pull (staged) stored\n%+v\ncopy.Image stored\n%+v", d, c)
+			}
+			for _, l := range d.Layers {
+				if l.Exported != l.Uncompressed {
+					t.Errorf("layer %s exports as %s, its DiffID is %s", l.ID, l.Exported, l.Uncompressed)
+				}
 			}
 
 			// copy.Image over the direct pull's store reuses its layers

@@ -53,6 +53,13 @@ type Service struct {
 	// still being deleted in the background.
 	beforeRemove func(ids ...string)
 
+	// stagedCommit makes the check that a layer is absent and the
+	// ApplyStagedLayer that creates it one step for this process's pulls.
+	stagedCommit sync.Mutex
+	// noStaging makes pulls apply layers one by one with PutLayer (to
+	// compare the two in a benchmark).
+	noStaging bool
+
 	mu    sync.Mutex
 	cache map[string]*cachedInfo // image ID -> facts that never change for an ID
 	Usage map[string]Usage       // image layer ID -> disk Usage (image layers are immutable)
