@@ -30,20 +30,24 @@ import (
 
 // Staged layers. PutLayer unpacks a layer only once its parent exists,
 // so the layers of a pull are unpacked one after the other. Instead, each
-// layer is unpacked into a staging directory of the storage driver as
-// soon as its blob is here (storage's PrepareStagedLayer with layerDiffer,
-// several at once), and the layer records are then created from the
-// staged directories in parent order (ApplyStagedLayer, which renames the
+// layer is unpacked, as it is downloaded, into a staging directory of the
+// storage driver (storage's PrepareStagedLayer with layerDiffer, several
+// at once), and the layer records are then created from the staged
+// directories in parent order (ApplyStagedLayer, which renames the
 // directory into place: the record is created with storage's incomplete
-// flag first, so a pull killed at any point leaves no half-made layer).
+// flag first, so a pull killed at any point leaves no half-made layer;
+// the staging directories a killed pull leaves are removed when storage
+// shuts down, or by the check after an unclean shutdown).
 //
 // layerDiffer unpacks with chrootarchive.UntarUncompressed, the same
 // re-executed, chrooted child PutLayer uses (hostile archives stay as
 // harmless), with the driver's tar options (the overlay whiteout
 // conversion), and records what PutLayer's applyDiff records: the DiffID
-// (checked against the config's before anything is registered), the
-// uncompressed size, the UIDs and GIDs of the members, and the tar-split
-// that Diff and exports rebuild the layer tar from.
+// and the blob's digest and size (all checked before anything is
+// registered), the uncompressed size, the UIDs and GIDs of the members,
+// and the tar-split that Diff and exports rebuild the layer tar from. Not
+// the compressed size: ApplyStagedLayer has no way to record it (a staged
+// layer has none, as storage's own partial pulls).
 
 // errNoStaging says that the driver cannot stage a layer this way (no
 // differ support, composefs' flat layout): the pull uses PutLayer.
