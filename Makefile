@@ -15,7 +15,7 @@ DEB_PKGS  += gcc libc6-dev dpkg apt
 
 crio.conf.example: FORCE
 
-.PHONY: all build test kube-test kube-bench critest fuzz bench unit e2e lint install-deps install run clean clean-test-host help vm-ci vm-image vm-smoke vm-test
+.PHONY: all build test kube-test kube-bench critest fuzz bench unit e2e lint install-deps install run clean clean-test-host help vm-ci vm-image vm-smoke vm-test vm-critest
 
 all: build
 
@@ -110,6 +110,13 @@ vm-ci: ## The VM smoke of CI: the systemd driver's e2e tests in the VM.
 
 vm-test: ## The e2e tests in the VM: CRIO_CGROUP_MANAGER=cgroupfs (default), systemd or auto; VM_E2E_FLAGS='-test.run X'.
 	hack/vm.sh e2e $(VM_E2E_FLAGS)
+
+# critest in the VM (hack/critest.sh there, the binaries built on the host), with
+# the systemd driver and then with cgroupfs; reports in _output/vm/critest-DRIVER.
+VM_CRITEST_FLAGS ?= -parallel 2
+vm-critest: ## critest in the VM with cgroup_manager systemd, then cgroupfs; VM_CRITEST_FLAGS (default -parallel 2).
+	CRIO_CGROUP_MANAGER=systemd hack/vm.sh critest $(VM_CRITEST_FLAGS)
+	CRIO_CGROUP_MANAGER=cgroupfs hack/vm.sh critest $(VM_CRITEST_FLAGS)
 
 clean:
 	rm -rf bin

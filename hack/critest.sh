@@ -9,6 +9,11 @@
 #   hack/critest.sh [extra critest flags, e.g. -ginkgo.focus=PodSandbox]
 #
 # Reports land in ${CRITEST_REPORT_DIR:-_output/critest}.
+# CRITEST_BIN_DIR: use the binaries already built there (crio, crio-pause,
+# testregistry, critest, crictl, and ginkgo for critest's -parallel) instead
+# of building them: hack/vm.sh critest builds on the host, the VM has no Go.
+# CRITEST_POST: a shell command run after the suite, before the cleanup
+# (hack/vm.sh critest lists systemd's crio-* units there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -16,15 +21,19 @@ export PATH=/usr/local/go/bin:$PATH
 TAGS="containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper"
 
 out=${CRITEST_REPORT_DIR:-$top/_output/critest}
-bin=$top/_output/bin
+bin=${CRITEST_BIN_DIR:-$top/_output/bin}
 mkdir -p "$out" "$bin"
 
-echo "building crio, critest, crictl and the test registry"
-go build -tags "$TAGS" -o "$bin/crio" ./cmd/crio
-go build -o "$bin/crio-pause" ./cmd/crio-pause
-go build -tags "$TAGS" -o "$bin/testregistry" ./hack/testregistry/cmd/testregistry
-(cd hack/tools && go test -c -o "$bin/critest" sigs.k8s.io/cri-tools/cmd/critest &&
-  go build -o "$bin/crictl" sigs.k8s.io/cri-tools/cmd/crictl)
+if [ -z "${CRITEST_BIN_DIR:-}" ]; then
+  echo "building crio, critest, crictl and the test registry"
+  go build -tags "$TAGS" -o "$bin/crio" ./cmd/crio
+  go build -o "$bin/crio-pause" ./cmd/crio-pause
+  go build -tags "$TAGS" -o "$bin/testregistry" ./hack/testregistry/cmd/testregistry
+  (cd hack/tools && go test -c -o "$bin/critest" sigs.k8s.io/cri-tools/cmd/critest &&
+    go build -o "$bin/crictl" sigs.k8s.io/cri-tools/cmd/crictl)
+fi
+# critest -parallel N runs the ginkgo command found in PATH.
+export PATH=$bin:$PATH
 
 work=$(mktemp -d /tmp/crio-critest-XXXXXX)
 bridge=critest$$
@@ -130,6 +139,7 @@ set +e
   -ginkgo.junit-report "$out/junit.xml" -ginkgo.json-report "$out/report.json" \
   -ginkgo.skip "$skip" -ginkgo.no-color "$@" 2>&1 | tee "$out/critest.log"
 rc=${PIPESTATUS[0]}
+[ -n "${CRITEST_POST:-}" ] && sh -c "$CRITEST_POST"
 set -e
 grep -E "^(Ran|FAIL!|SUCCESS!|PASS|FAIL)" "$out/critest.log" | tail -3
 exit "$rc"

@@ -8,6 +8,7 @@
 #   hack/vm.sh run [-e K[=V]]... CMD...   boot, run CMD as root, power off; exit with CMD's code
 #   hack/vm.sh smoke                 run the smoke check (systemd, cgroup2fs, runc)
 #   hack/vm.sh e2e [TEST FLAGS]...   build the e2e test binary on the host and run it in the VM
+#   hack/vm.sh critest [CRITEST FLAGS]...   build critest and crio on the host, run hack/critest.sh in the VM
 #   hack/vm.sh boot | exec CMD... | stop | console | status   a long-lived VM
 #   hack/vm.sh clean                 remove the cache (images and runs)
 #
@@ -578,6 +579,62 @@ exit \$rc"
 	cmd_run bash -c "$script" e2e "${flags[@]}"
 }
 
+# cmd_critest [FLAGS]... builds crio, crio-pause, the test registry, critest,
+# crictl and ginkgo (for critest's -parallel) on the host, then runs
+# hack/critest.sh (which builds nothing when CRITEST_BIN_DIR is set) in the
+# VM with FLAGS (default: -parallel 2) and CRIO_CGROUP_MANAGER (systemd by
+# default, or cgroupfs) in a drop-in. Reports land in
+# _output/vm/critest-DRIVER: critest.log, junit.xml, crio.log, and units.log,
+# systemd's crio-* units sampled every 15 s during the suite and listed once
+# after it (before the cleanup), where none should be left.
+cmd_critest() {
+	local out=$REPO/_output/vm mgr=${CRIO_CGROUP_MANAGER:-systemd} src=$REPO
+	case $mgr in cgroupfs|systemd) ;; *) die "CRIO_CGROUP_MANAGER must be cgroupfs or systemd, not $mgr" ;; esac
+	mkdir -p "$out"
+	if [[ -n ${VM_E2E_REV:-} ]]; then
+		local rev
+		rev=$(git -C "$REPO" rev-parse --verify "$VM_E2E_REV^{commit}") || die "no revision $VM_E2E_REV"
+		src=$out/src-critest
+		rm -rf "$src"; mkdir -p "$src"
+		git -C "$REPO" archive "$rev" | tar -x -C "$src"
+		say "testing revision $(git -C "$REPO" log --oneline -1 "$rev")"
+	fi
+	local bin=$out/critest-bin-$mgr rep=$out/critest-$mgr
+	mkdir -p "$bin"
+	say "building crio, crio-pause, the test registry, critest, crictl and ginkgo into $bin"
+	(cd "$src" && nice go build -trimpath -tags "$TAGS" -o "$bin/crio" ./cmd/crio &&
+		nice go build -trimpath -ldflags "-s -w" -o "$bin/crio-pause" ./cmd/crio-pause &&
+		nice go build -tags "$TAGS" -o "$bin/testregistry" ./hack/testregistry/cmd/testregistry)
+	(cd "$src/hack/tools" && nice go test -c -o "$bin/critest" sigs.k8s.io/cri-tools/cmd/critest &&
+		nice go build -o "$bin/crictl" sigs.k8s.io/cri-tools/cmd/crictl &&
+		nice go build -o "$bin/ginkgo" github.com/onsi/ginkgo/v2/ginkgo)
+	warm_testregistry "$bin/testregistry"
+	local flags=("$@")
+	((${#flags[@]})) || flags=(-parallel 2)
+	rm -rf "$rep"; mkdir -p "$rep"
+	# The guest's side, in the report directory (the guest sees it at the same path).
+	cat >"$rep/run.sh" <<EOF
+set -e
+printf '[crio.runtime]\\ncgroup_manager = "%s"\\n' '$mgr' >/run/critest-driver.conf
+export CRITEST_BIN_DIR=$bin CRITEST_REPORT_DIR=$rep CRITEST_CRIO_DROPIN=/run/critest-driver.conf
+export CRITEST_POST="echo 'crio-* units after the suite, before the cleanup:'; systemctl list-units --all --no-legend --plain 'crio-*' | tee -a $rep/units.log"
+units() { systemctl list-units --no-legend --plain 'crio-*' "\$@"; }
+echo "critest in the VM: driver $mgr, \$(runc --version | head -1), conmon \$(conmon --version | head -1)"
+(while sleep 15; do
+	echo "\$(date +%T) \$(units --state=running | grep -c '\.scope ') running crio-*.scope: \$(units --state=running | awk '/\.scope / {print \$1}' | head -4 | tr '\n' ' ')"
+done) >>$rep/units.log 2>&1 &
+mon=\$!
+start=\$(date +%s)
+rc=0
+$src/hack/critest.sh "\$@" || rc=\$?
+kill \$mon 2>/dev/null || true
+echo "critest exited \$rc after \$((\$(date +%s) - start))s; crio-* units after the cleanup: \$(units --all | wc -l)"
+units --all | tee -a $rep/units.log
+exit \$rc
+EOF
+	cmd_run bash "$rep/run.sh" "${flags[@]}"
+}
+
 cmd_clean() {
 	local d
 	for d in "$VM_CACHE"/runs/*; do
@@ -595,13 +652,14 @@ main() {
 	run) shift; cmd_run "$@" ;;
 	smoke) shift; cmd_smoke ;;
 	e2e) shift; cmd_e2e "$@" ;;
+	critest) shift; cmd_critest "$@" ;;
 	boot) shift; cmd_boot ;;
 	exec) shift; cmd_exec "$@" ;;
 	stop) shift; cmd_stop ;;
 	console) tail -n "${2:-50}" "$(inst_dir)/console.log" ;;
 	status) if inst_alive; then echo "VM $VM_INSTANCE runs (qemu pid $(cat "$(inst_dir)/qemu.pid"))"; else echo "no VM $VM_INSTANCE"; exit 1; fi ;;
 	clean) cmd_clean ;;
-	*) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 }
 
