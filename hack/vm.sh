@@ -9,6 +9,7 @@
 #   hack/vm.sh smoke                 run the smoke check (systemd, cgroup2fs, runc)
 #   hack/vm.sh e2e [TEST FLAGS]...   build the e2e test binary on the host and run it in the VM
 #   hack/vm.sh critest [CRITEST FLAGS]...   build critest and crio on the host, run hack/critest.sh in the VM
+#   hack/vm.sh kube [TEST FLAGS]...  build the kubelet and test/kube on the host, run the systemd kubelet test in the VM
 #   hack/vm.sh boot | exec CMD... | stop | console | status   a long-lived VM
 #   hack/vm.sh clean                 remove the cache (images and runs)
 #
@@ -635,6 +636,44 @@ EOF
 	cmd_run bash "$rep/run.sh" "${flags[@]}"
 }
 
+# cmd_kube [FLAGS]... builds bin/crio, bin/crio-pause, crictl, the pinned
+# Kubernetes programs (test/kube/build.go's way, into _output/kube) and the
+# test/kube test binary on the host, and runs that binary in the VM (default:
+# the systemd driver's kubelet test, TestKubeletSystemdDriver).
+cmd_kube() {
+	local out=$REPO/_output/vm src=$REPO
+	mkdir -p "$out"
+	if [[ -n ${VM_E2E_REV:-} ]]; then
+		local rev
+		rev=$(git -C "$REPO" rev-parse --verify "$VM_E2E_REV^{commit}") || die "no revision $VM_E2E_REV"
+		src=$out/src-kube
+		rm -rf "$src"; mkdir -p "$src"
+		git -C "$REPO" archive "$rev" | tar -x -C "$src"
+		say "testing revision $(git -C "$REPO" log --oneline -1 "$rev")"
+	fi
+	local kv kbin=$REPO/_output/kube
+	kv=$(sed -n 's/^[[:space:]]*Version *= *"\(v[0-9.]*\)"/\1/p' "$src/test/kube/build.go")
+	[[ -n $kv ]] || die "no Kubernetes version in test/kube/build.go"
+	say "building bin/crio, crictl, the Kubernetes $kv programs ($kbin) and the kube test binary"
+	(cd "$src" && nice go build -trimpath -tags "$TAGS" -o bin/crio ./cmd/crio &&
+		nice go build -trimpath -ldflags "-s -w" -o bin/crio-pause ./cmd/crio-pause)
+	(cd "$src/hack/tools" && nice go build -o "$out/crictl" sigs.k8s.io/cri-tools/cmd/crictl)
+	mkdir -p "$kbin"
+	(cd "$src/hack/kube" && nice go build -trimpath -ldflags "-X k8s.io/component-base/version.gitVersion=$kv -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(cut -d. -f2 <<<"$kv") -X k8s.io/component-base/version.gitTreeState=clean" \
+		-o "$kbin/" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kube-apiserver \
+		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-controller-manager &&
+		nice go build -trimpath -o "$kbin/etcd" go.etcd.io/etcd/server/v3)
+	(cd "$src" && nice go test -c -tags "$TAGS" -o "$out/kube.test" ./test/kube/)
+	(cd "$src" && nice go build -o "$out/testregistry" ./hack/testregistry/cmd/testregistry)
+	warm_testregistry "$out/testregistry"
+	local flags=("$@")
+	((${#flags[@]})) || flags=(-test.v -test.timeout 30m -test.run '^TestKubeletSystemdDriver$')
+	cmd_run -e CRIO_BINARY="$src/bin/crio" -e CRICTL_BINARY="$out/crictl" -e KUBE_BIN_DIR="$kbin" \
+		bash -c "cd $src/test/kube && start=\$(date +%s) && rc=0 && { $out/kube.test \"\$@\" || rc=\$?; } &&
+			echo \"kube.test exited \$rc after \$((\$(date +%s) - start))s; crio-* units left: \$(systemctl list-units --all --no-legend --plain 'crio-*' | wc -l)\" &&
+			systemctl list-units --all --no-legend --plain 'crio-*' 'kubepods*' && exit \$rc" kube "${flags[@]}"
+}
+
 cmd_clean() {
 	local d
 	for d in "$VM_CACHE"/runs/*; do
@@ -653,13 +692,14 @@ main() {
 	smoke) shift; cmd_smoke ;;
 	e2e) shift; cmd_e2e "$@" ;;
 	critest) shift; cmd_critest "$@" ;;
+	kube) shift; cmd_kube "$@" ;;
 	boot) shift; cmd_boot ;;
 	exec) shift; cmd_exec "$@" ;;
 	stop) shift; cmd_stop ;;
 	console) tail -n "${2:-50}" "$(inst_dir)/console.log" ;;
 	status) if inst_alive; then echo "VM $VM_INSTANCE runs (qemu pid $(cat "$(inst_dir)/qemu.pid"))"; else echo "no VM $VM_INSTANCE"; exit 1; fi ;;
 	clean) cmd_clean ;;
-	*) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 }
 

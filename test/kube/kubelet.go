@@ -56,6 +56,12 @@ type NodeOptions struct {
 	// Runtime is "containerd" for Debian's containerd in place of the
 	// daemon under test, to measure both the same way; default crio.
 	Runtime string
+	// CgroupDriver is "systemd" for a real node's setup where systemd is
+	// PID 1 (the VM of hack/vm.sh): the kubelet's cgroupDriver and the
+	// daemon's cgroup_manager are systemd, and the kubelet's cgroup root is
+	// "/" (its kubepods.slice), since a systemd root must be a slice.
+	// Default cgroupfs, under a cgroup root of the node's own.
+	CgroupDriver string
 }
 
 // Node is a crio daemon with a kubelet in front of it, everything under
@@ -88,6 +94,8 @@ type Node struct {
 	bridge  string
 	// crioRunDir holds the daemon's socket on a CRIOSocket node.
 	crioRunDir string
+	// cgroupDriver is the kubelet's cgroupDriver.
+	cgroupDriver string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -145,6 +153,11 @@ func StartNode(t testing.TB, o NodeOptions) *Node {
 		HealthzPort:  FreePort(t),
 		CgroupRoot:   "/crio-kube-" + suffix,
 		bridge:       "ckube" + suffix,
+		cgroupDriver: "cgroupfs",
+	}
+	if o.CgroupDriver == "systemd" {
+		n.CgroupRoot, n.cgroupDriver = "/", "systemd"
+		o.CrioConfig += "\n[crio.runtime]\ncgroup_manager = \"systemd\"\n"
 	}
 	if n.Name == "" {
 		n.Name = "crio-kube-node"
@@ -179,8 +192,10 @@ func StartNode(t testing.TB, o NodeOptions) *Node {
 		n.Address = n.upBridge()
 	}
 	// The kubelet wants its cgroup root to exist in every hierarchy.
-	if _, err := cgroups.Create(n.CgroupRoot); err != nil {
-		t.Fatalf("creating the kubelet's cgroup root: %v", err)
+	if n.cgroupDriver == "cgroupfs" {
+		if _, err := cgroups.Create(n.CgroupRoot); err != nil {
+			t.Fatalf("creating the kubelet's cgroup root: %v", err)
+		}
 	}
 	cfg := filepath.Join(dir, "kubelet.yaml")
 	if err := os.WriteFile(cfg, []byte(n.kubeletConfig(o, socket)), 0o644); err != nil {
@@ -364,7 +379,7 @@ fileCheckFrequency: 1s
 syncFrequency: 5s
 containerRuntimeEndpoint: unix://%s
 imageServiceEndpoint: unix://%s
-cgroupDriver: cgroupfs
+cgroupDriver: %s
 cgroupRoot: %q
 cgroupsPerQOS: true
 failCgroupV1: false
@@ -376,7 +391,7 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
 maxPods: %d
-%s%s`, n.Address, n.Port, n.ReadOnlyPort, n.HealthzPort, n.ManifestDir, socket, socket, n.CgroupRoot,
+%s%s`, n.Address, n.Port, n.ReadOnlyPort, n.HealthzPort, n.ManifestDir, socket, socket, n.cgroupDriver, n.CgroupRoot,
 		filepath.Join(n.Dir, "pod-logs"), maxPods, auth, gates)
 }
 
@@ -636,7 +651,9 @@ func (n *Node) stop() {
 func (n *Node) removeAll() {
 	unmountUnder(n.Dir)
 	removeLogLinks(n.Dir)
-	framework.RemoveCgroupTree(n.CgroupRoot)
+	if n.cgroupDriver == "cgroupfs" {
+		framework.RemoveCgroupTree(n.CgroupRoot)
+	}
 	if n.bridge != "" {
 		_ = exec.Command("ip", "link", "del", n.bridge).Run()
 	}
