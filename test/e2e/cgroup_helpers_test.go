@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -77,4 +78,16 @@ func procCgroup(t testing.TB, pid int, controller string) string {
 		}
 	}
 	return ""
+}
+
+// parentPID is pid's parent: a container's conmon.
+func parentPID(t *testing.T, pid int) int {
+	t.Helper()
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }

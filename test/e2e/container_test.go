@@ -417,10 +417,7 @@ func TestContainerAndConmonInPodCgroup(t *testing.T) {
 	if got, want := memCgroup(pid), parent+"/crio-"+id; got != want {
 		t.Errorf("container memory cgroup %s; want %s", got, want)
 	}
-	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
-	var ppid int
-	fmt.Sscan(f[1], &ppid)
+	ppid := parentPID(t, pid)
 	if got := memCgroup(ppid); got != parent {
 		t.Errorf("conmon (pid %d) memory cgroup %s; want the pod's %s", ppid, got, parent)
 	}

@@ -255,6 +255,12 @@ func TestStartupRefusesBadConfigAndMissingRuntime(t *testing.T) {
 		{"missing conmon", "\n[crio.runtime]\nconmon = \"/nonexistent/conmon\"\n", []string{"/nonexistent/conmon"}},
 		{"no cni plugins", "\n[crio.network]\nplugin_dirs = [\"/nonexistent/cni\"]\n", []string{"CNI plugin"}},
 	}
+	if !systemdBooted() {
+		cases = append(cases, struct {
+			name, config string
+			want         []string
+		}{"systemd driver without systemd", "\n[crio.runtime]\ncgroup_manager = \"systemd\"\n", []string{"cgroup_manager", "systemd"}})
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := framework.NewDaemon(t, framework.Options{NoStart: true, Config: tc.config})
