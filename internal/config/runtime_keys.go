@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -66,7 +67,7 @@ const (
 // activation_annotation the pod carries, as in CRI-O.
 func (r *RuntimeConfig) AllowedAnnotations(handler string, pod map[string]string) []string {
 	allowed := append([]string(nil), r.Runtimes[handler].AllowedAnnotations...)
-	for _, name := range workloadNames(r.Workloads) {
+	for _, name := range slices.Sorted(maps.Keys(r.Workloads)) {
 		w := r.Workloads[name]
 		if _, ok := pod[w.ActivationAnnotation]; ok && w.ActivationAnnotation != "" {
 			allowed = append(allowed, w.AllowedAnnotations...)
@@ -85,15 +86,6 @@ func AnnotationValue(pod map[string]string, allowed []string, keys ...string) (v
 		}
 	}
 	return "", "", false
-}
-
-func workloadNames(m map[string]WorkloadConfig) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // ParseDevice reads a device as CRI-O writes additional_devices and the

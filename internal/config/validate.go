@@ -3,12 +3,12 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -294,14 +294,7 @@ func ZoneinfoPath(tz string) string {
 	return filepath.Join("/usr/share/zoneinfo", tz)
 }
 
-func handlerNames(m map[string]RuntimeHandler) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func handlerNames(m map[string]RuntimeHandler) []string { return slices.Sorted(maps.Keys(m)) }
 
 // HandlerNames lists the configured runtime handlers, sorted.
 func (c *Config) HandlerNames() []string { return handlerNames(c.Runtime.Runtimes) }
