@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -34,18 +33,8 @@ func TestMain(m *testing.M) {
 // pulled with the layers staged in parallel (staged) and applied one by
 // one with PutLayer (putlayer); -count N alternates the two.
 func BenchmarkPullInProcess(b *testing.B) {
-	reg, err := testregistry.Start(context.Background(), testregistry.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer reg.Close()
-	dir := b.TempDir()
-	regConf := filepath.Join(dir, "registries.conf")
-	if err := testregistry.WriteRegistriesConf(regConf, reg.Addr); err != nil {
-		b.Fatal(err)
-	}
-	policy := filepath.Join(dir, "policy.json")
-	os.WriteFile(policy, []byte(`{"default": [{"type": "insecureAcceptAnything"}]}`), 0o644)
+	reg, dir, regConf := startRegistry(b)
+	policy := writePolicy(b, dir, "policy.json", `{"default": [{"type": "insecureAcceptAnything"}]}`)
 	svc, _ := newTestService(b, func(c *config.Config) {
 		c.Image.RegistriesConf = regConf
 		c.Image.SignaturePolicy = policy

@@ -92,7 +92,25 @@ func readStored(t *testing.T, st cstorage.Store, id string) storedImage {
 	return out
 }
 
-func writePolicy(t *testing.T, dir, name, body string) string {
+// startRegistry serves the test registry for the test's lifetime and
+// writes, in a new directory, a registries.conf mirroring the public
+// registries to it.
+func startRegistry(tb testing.TB) (reg *testregistry.Registry, dir, regConf string) {
+	tb.Helper()
+	reg, err := testregistry.Start(context.Background(), testregistry.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { reg.Close() })
+	dir = tb.TempDir()
+	regConf = filepath.Join(dir, "registries.conf")
+	if err := testregistry.WriteRegistriesConf(regConf, reg.Addr); err != nil {
+		tb.Fatal(err)
+	}
+	return reg, dir, regConf
+}
+
+func writePolicy(t testing.TB, dir, name, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
@@ -107,16 +125,7 @@ func writePolicy(t *testing.T, dir, name, body string) string {
 // same, or the two paths would not reuse each other's layers and a
 // restarted daemon, podman or a copy.Image pull would see another image.
 func TestDirectPullStoresWhatCopyImageStores(t *testing.T) {
-	reg, err := testregistry.Start(context.Background(), testregistry.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	dir := t.TempDir()
-	regConf := filepath.Join(dir, "registries.conf")
-	if err := testregistry.WriteRegistriesConf(regConf, reg.Addr); err != nil {
-		t.Fatal(err)
-	}
+	reg, dir, regConf := startRegistry(t)
 	direct := writePolicy(t, dir, "direct.json", `{"default": [{"type": "insecureAcceptAnything"}]}`)
 	viaCopy := writePolicy(t, dir, "copy.json", copyPathPolicy)
 	for file, want := range map[string]bool{direct: true, viaCopy: false} {

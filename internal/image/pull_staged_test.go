@@ -18,7 +18,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	cstorage "go.podman.io/storage"
 
-	"github.com/crio/crio/hack/testregistry"
 	"github.com/crio/crio/internal/config"
 )
 
@@ -63,16 +62,7 @@ func imageOf(t *testing.T, layers ...v1.Layer) v1.Image {
 // directory and no temporary directory in storage; the layers before the
 // broken one, though unpacked, are not registered.
 func TestFailedPullLeavesNothingStaged(t *testing.T) {
-	reg, err := testregistry.Start(context.Background(), testregistry.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	dir := t.TempDir()
-	regConf := filepath.Join(dir, "registries.conf")
-	if err := testregistry.WriteRegistriesConf(regConf, reg.Addr); err != nil {
-		t.Fatal(err)
-	}
+	reg, dir, regConf := startRegistry(t)
 	policy := writePolicy(t, dir, "policy.json", `{"default": [{"type": "insecureAcceptAnything"}]}`)
 
 	good := []v1.Layer{fileLayer(t, "a", 3<<20), fileLayer(t, "b", 2<<20), fileLayer(t, "c", 1<<20)}
