@@ -43,6 +43,23 @@ die() { echo "vm: error: $*" >&2; VM_FAILED=1; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "must run as root (debootstrap, mkfs, 9p passthrough)"
 
+# source_tree DIR prints the tree to build from: the working tree, or with
+# VM_E2E_REV a committed revision rather than the working tree (which others
+# may be editing), exported to DIR under _output/vm, which the guest sees at
+# the same path, as the test binaries' source paths need.
+source_tree() {
+	if [[ -z ${VM_E2E_REV:-} ]]; then
+		echo "$REPO"
+		return
+	fi
+	local rev dir=$1
+	rev=$(git -C "$REPO" rev-parse --verify "$VM_E2E_REV^{commit}") || die "no revision $VM_E2E_REV"
+	rm -rf "$dir"; mkdir -p "$dir"
+	git -C "$REPO" archive "$rev" | tar -x -C "$dir"
+	say "testing revision $(git -C "$REPO" log --oneline -1 "$rev")"
+	echo "$dir"
+}
+
 # need_pkgs installs the Debian packages whose commands are missing.
 need_pkgs() {
 	local miss=() c p
@@ -527,17 +544,7 @@ cmd_e2e() {
 	local out=$REPO/_output/vm mgr=${CRIO_CGROUP_MANAGER:-cgroupfs} src=$REPO
 	case $mgr in cgroupfs|systemd|auto) ;; *) die "CRIO_CGROUP_MANAGER must be cgroupfs, systemd or auto, not $mgr" ;; esac
 	mkdir -p "$out"
-	if [[ -n ${VM_E2E_REV:-} ]]; then
-		# A committed revision rather than the working tree (which others may
-		# be editing): exported under _output/vm/src, which the guest sees at
-		# the same path, as the test binary's source paths need.
-		local rev
-		rev=$(git -C "$REPO" rev-parse --verify "$VM_E2E_REV^{commit}") || die "no revision $VM_E2E_REV"
-		src=$out/src
-		rm -rf "$src"; mkdir -p "$src"
-		git -C "$REPO" archive "$rev" | tar -x -C "$src"
-		say "testing revision $(git -C "$REPO" log --oneline -1 "$rev")"
-	fi
+	src=$(source_tree "$out/src")
 	say "building bin/crio, bin/crio-pause, crictl, the test registry and the e2e test binary"
 	(cd "$src" && nice go build -trimpath -tags "$TAGS" -o bin/crio ./cmd/crio &&
 		nice go build -trimpath -ldflags "-s -w" -o bin/crio-pause ./cmd/crio-pause)
@@ -592,14 +599,7 @@ cmd_critest() {
 	local out=$REPO/_output/vm mgr=${CRIO_CGROUP_MANAGER:-systemd} src=$REPO
 	case $mgr in cgroupfs|systemd) ;; *) die "CRIO_CGROUP_MANAGER must be cgroupfs or systemd, not $mgr" ;; esac
 	mkdir -p "$out"
-	if [[ -n ${VM_E2E_REV:-} ]]; then
-		local rev
-		rev=$(git -C "$REPO" rev-parse --verify "$VM_E2E_REV^{commit}") || die "no revision $VM_E2E_REV"
-		src=$out/src-critest
-		rm -rf "$src"; mkdir -p "$src"
-		git -C "$REPO" archive "$rev" | tar -x -C "$src"
-		say "testing revision $(git -C "$REPO" log --oneline -1 "$rev")"
-	fi
+	src=$(source_tree "$out/src-critest")
 	local bin=$out/critest-bin-$mgr rep=$out/critest-$mgr
 	mkdir -p "$bin"
 	say "building crio, crio-pause, the test registry, critest, crictl and ginkgo into $bin"
@@ -643,14 +643,7 @@ EOF
 cmd_kube() {
 	local out=$REPO/_output/vm src=$REPO
 	mkdir -p "$out"
-	if [[ -n ${VM_E2E_REV:-} ]]; then
-		local rev
-		rev=$(git -C "$REPO" rev-parse --verify "$VM_E2E_REV^{commit}") || die "no revision $VM_E2E_REV"
-		src=$out/src-kube
-		rm -rf "$src"; mkdir -p "$src"
-		git -C "$REPO" archive "$rev" | tar -x -C "$src"
-		say "testing revision $(git -C "$REPO" log --oneline -1 "$rev")"
-	fi
+	src=$(source_tree "$out/src-kube")
 	local kv kbin=$REPO/_output/kube
 	kv=$(sed -n 's/^[[:space:]]*Version *= *"\(v[0-9.]*\)"/\1/p' "$src/test/kube/build.go")
 	[[ -n $kv ]] || die "no Kubernetes version in test/kube/build.go"
