@@ -84,6 +84,7 @@ type sandboxPlan struct {
 	sysctls                  []sandbox.Sysctl
 	hostname                 string
 	cgroupParent, cgroupPath string
+	cgroupDriver             string                 // cgroups.Cgroupfs or cgroups.Systemd
 	uids, gids               []syscall.SysProcIDMap // pod user namespace; nil for none
 }
 
@@ -147,7 +148,8 @@ func (s *Server) planSandbox(cfg *config.Config, req *runtimeapi.RunPodSandboxRe
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	p.cgroupParent = c.GetLinux().GetCgroupParent()
-	if p.cgroupPath, err = cgroups.ResolveParent(cgroups.Driver(cfg.Runtime.CgroupManager), p.cgroupParent); err != nil {
+	p.cgroupDriver = cgroups.Driver(cfg.Runtime.CgroupManager)
+	if p.cgroupPath, err = cgroups.ResolveParent(p.cgroupDriver, p.cgroupParent); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	for _, pm := range c.GetPortMappings() {
@@ -238,7 +240,7 @@ func (s *Server) runSandbox(ctx context.Context, cfg *config.Config, p *sandboxP
 	// Under systemd the pod's slice is the kubelet's, or made by systemd
 	// with the first scope started in it: a directory made here would be
 	// one systemd does not know.
-	systemdDriver := cgroups.Driver(cfg.Runtime.CgroupManager) == cgroups.Systemd
+	systemdDriver := p.cgroupDriver == cgroups.Systemd
 	if !systemdDriver {
 		st.Next("cgroup")
 		// What is about to be made is recorded first: a crash inside
