@@ -133,6 +133,36 @@ func TestRunPodSandboxUnknownHandlerIsInvalidArgument(t *testing.T) {
 	}
 }
 
+// Pod metadata reaches CNI plugins in CNI_ARGS: a NUL cannot (ADD and DEL
+// both failed and left the attachment, found by test/fuzz), and ';' or
+// '=' would add arguments. Each is refused, naming the field, before
+// anything is made.
+func TestPodMetadataCNICannotCarryIsRefused(t *testing.T) {
+	requireRoot(t)
+	d := framework.NewDaemon(t, framework.Options{})
+	for _, tc := range []struct {
+		field string
+		edit  func(m *runtimeapi.PodSandboxMetadata)
+	}{
+		{"name", func(m *runtimeapi.PodSandboxMetadata) { m.Name = "a\x00b" }},
+		{"namespace", func(m *runtimeapi.PodSandboxMetadata) { m.Namespace = "ns;IP=10.85.0.99" }},
+		{"uid", func(m *runtimeapi.PodSandboxMetadata) { m.Uid = "u=1" }},
+	} {
+		c := podConfig("meta")
+		tc.edit(c.Metadata)
+		_, err := d.Runtime.RunPodSandbox(framework.Ctx(t), &runtimeapi.RunPodSandboxRequest{Config: c})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "metadata."+tc.field) {
+			t.Errorf("pod %s %q: %v; want InvalidArgument naming metadata.%s", tc.field, c.Metadata, err, tc.field)
+		}
+	}
+	if resp, err := d.Runtime.ListPodSandbox(framework.Ctx(t), &runtimeapi.ListPodSandboxRequest{}); err != nil || len(resp.Items) != 0 {
+		t.Errorf("after the refusals ListPodSandbox has %d pods (%v); want none", len(resp.GetItems()), err)
+	}
+	if leaks := crioCheck(t, d); len(leaks) != 0 {
+		t.Errorf("crio check after the refusals finds %v", leaks)
+	}
+}
+
 func runPodWithHandler(t *testing.T, d *framework.Daemon, c *runtimeapi.PodSandboxConfig, handler string) string {
 	t.Helper()
 	resp, err := d.Runtime.RunPodSandbox(framework.Ctx(t), &runtimeapi.RunPodSandboxRequest{Config: c, RuntimeHandler: handler})
