@@ -123,6 +123,9 @@ func (m *Manager) reconcile(c *store.Container) {
 	}
 	m.checkMonitor(c)
 	m.recordExit(c)
+	if !m.rt.Exited(&c.Runtime) {
+		m.rt.WatchOOM(&c.Runtime)
+	}
 }
 
 // checkMonitor kills a container whose conmon died without recording an

@@ -56,6 +56,9 @@ type Runtime struct {
 	spawned atomic.Int64
 
 	monitor *exitMonitor
+	// oom is nil unless systemd removes containers' cgroups (the systemd
+	// driver on cgroup v2).
+	oom *oomWatcher
 }
 
 type handlerEntry struct {
@@ -81,11 +84,21 @@ func New(cfg *config.Config, opts Options, onExit func(id string)) (*Runtime, er
 		return nil, err
 	}
 	r.monitor = m
+	if opts.SystemdCgroup && cgroups.IsV2() {
+		if r.oom, err = newOOMWatcher("/sys/fs/cgroup", opts.Logger); err != nil {
+			m.close()
+			return nil, fmt.Errorf("watching for OOM kills: %w", err)
+		}
+	}
 	return r, nil
 }
 
-// Close stops the exit monitor. Containers keep running.
-func (r *Runtime) Close() error { return r.monitor.close() }
+// Close stops the exit and OOM monitors. Containers keep running.
+func (r *Runtime) Close() error { return errors.Join(r.monitor.close(), r.oom.close()) }
+
+// WatchOOM watches a container found again after a restart for OOM kills,
+// as Create does for a new one.
+func (r *Runtime) WatchOOM(c *Container) { r.oom.add(c) }
 
 // Spawned returns how many processes the runtime has started.
 func (r *Runtime) Spawned() int64 { return r.spawned.Load() }
@@ -270,6 +283,7 @@ func (r *Runtime) Create(ctx context.Context, c *Container) error {
 	if err != nil {
 		return fmt.Errorf("container process %d: %w", pid, err)
 	}
+	r.oom.add(c)
 	return nil
 }
 
@@ -529,6 +543,7 @@ func (r *Runtime) DeleteState(ctx context.Context, c *Container) error {
 	// processes of a shared PID namespace included. --force is the
 	// fallback when the runtime still finds the container running.
 	r.killAndWait(c)
+	r.oom.remove(c)
 	_, err = r.runtime(ctx, h, "delete", c.ID)
 	if err != nil && !isNotExist(err) {
 		if _, err := r.runtime(ctx, h, "delete", "--force", c.ID); err != nil && !isNotExist(err) {

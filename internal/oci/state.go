@@ -107,21 +107,12 @@ func (r *Runtime) oomKilled(c *Container) bool {
 			return true
 		}
 	}
-	// cgroup v1 memory.oom_control has "oom_kill N"; v2 memory.events has
-	// "oom_kill N".
 	for _, f := range []string{
 		filepath.Join("/sys/fs/cgroup/memory", c.CgroupPath, "memory.oom_control"),
-		filepath.Join("/sys/fs/cgroup", c.CgroupPath, "memory.events"),
+		memoryEventsPath("/sys/fs/cgroup", c.CgroupPath),
 	} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, line := range bytes.Split(b, []byte("\n")) {
-			fields := strings.Fields(string(line))
-			if len(fields) == 2 && fields[0] == "oom_kill" && fields[1] != "0" {
-				return true
-			}
+		if b, err := os.ReadFile(f); err == nil && countsOOMKill(b) {
+			return true
 		}
 	}
 	return false
