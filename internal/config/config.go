@@ -76,7 +76,7 @@ type RuntimeConfig struct {
 	AdditionalDevices                  []string                  `toml:"additional_devices" doc:"Devices added to every container, as \"/dev/src[:/dev/dst][:rwm]\" (CRI-O's form; a malformed entry is refused when the configuration loads)."`
 	CDISpecDirs                        []string                  `toml:"cdi_spec_dirs" doc:"Directories searched for CDI device specifications, read at each CreateContainer that asks for CDI devices."`
 	SeccompProfile                     string                    `toml:"seccomp_profile" doc:"Path of the default seccomp profile (RuntimeDefault); empty uses the built-in one."`
-	ApparmorProfile                    string                    `toml:"apparmor_profile" doc:"Default AppArmor profile, where the host has AppArmor."`
+	ApparmorProfile                    string                    `toml:"apparmor_profile" doc:"AppArmor profile of containers that ask for the runtime default (or for nothing), where the host has AppArmor; privileged containers get none. \"crio-default\" (or empty) is the containers' default profile, loaded with apparmor_parser at start unless the kernel has it already; \"unconfined\" confines nothing; any other name must be loaded already. When the profile cannot be loaded the daemon warns and refuses those containers (FailedPrecondition) until it is loaded. Read at start only."`
 	SELinux                            bool                      `toml:"selinux" doc:"Label containers with SELinux (not supported: requests for SELinux labels are refused)."`
 	PidsLimit                          int64                     `toml:"pids_limit" doc:"Deprecated in CRI-O; kept for compatibility: -1 leaves the pids cgroup alone."`
 	LogSizeMax                         int64                     `toml:"log_size_max" doc:"Largest container log file in bytes before conmon stops writing; -1 is unlimited."`
@@ -287,6 +287,7 @@ func Default() *Config {
 				"SETPCAP", "NET_BIND_SERVICE", "KILL",
 			},
 			CDISpecDirs:              []string{"/etc/cdi", "/var/run/cdi"},
+			ApparmorProfile:          "crio-default",
 			LogSizeMax:               -1,
 			PidsLimit:                -1,
 			ContainerExitsDir:        "/var/run/crio/exits",

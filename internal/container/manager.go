@@ -28,6 +28,7 @@ import (
 	stypes "go.podman.io/storage/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/apparmor"
 	"github.com/crio/crio/internal/cgroups"
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/failpoint"
@@ -72,6 +73,10 @@ type Manager struct {
 	nri        *nri.Runtime
 	hooks      *ocihooks.Hooks
 	Containers *store.Containers
+
+	// apparmor is the profile of RuntimeDefault containers, loaded once
+	// at start (apparmor_profile needs a restart, as in CRI-O).
+	apparmor apparmor.Default
 
 	// exitMu orders exit recording with start (a process that exits at
 	// once must end up EXITED, its STARTED event ahead of STOPPED).
@@ -126,6 +131,7 @@ func New(o Options) (*Manager, error) {
 		rt.Close()
 		return nil, err
 	}
+	m.apparmor = apparmor.LoadDefault(cfg.Runtime.ApparmorProfile, m.log)
 	o.Images.BeforeRemove(m.waitStorage)
 	if err := m.restore(); err != nil {
 		m.hooks.Close()
@@ -395,6 +401,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			Capabilities: live.Runtime.DefaultCapabilities, AddInheritableCaps: live.Runtime.AddInheritableCaps,
 			DefaultEnv: live.Runtime.DefaultEnv, DefaultUlimits: live.Runtime.DefaultUlimits,
 			AdditionalDevices: live.Runtime.AdditionalDevices, SeccompProfile: live.Runtime.SeccompProfile,
+			AppArmor: m.apparmor,
 			ReadOnly: live.Runtime.ReadOnly, HostPathMustExist: live.Runtime.HostPathMustExist,
 			AbsentSourcesReject: live.Runtime.AbsentMountSourcesToReject, PidsLimit: live.Runtime.PidsLimit,
 			RecursiveReadOnly: feat.RecursiveReadOnly, IDMappedMounts: feat.IDMappedMounts,

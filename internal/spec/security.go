@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-tools/generate"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/internal/apparmor"
 )
 
 // allCaps lists every capability this build knows, as CAP_X names.
@@ -277,4 +280,70 @@ func loadSeccomp(path string, s *rspec.Spec) (*rspec.LinuxSeccomp, error) {
 		return nil, invalidf("seccomp profile %s: %v", path, err)
 	}
 	return p, nil
+}
+
+// setAppArmor applies the container's AppArmor profile as CRI-O does. The
+// structured field wins over the deprecated string (the kubelet sends
+// both); unset is RuntimeDefault, the daemon's default profile; privileged
+// containers get no profile. Named profiles must be loaded in the kernel:
+// the daemon checks (reading securityfs, no process) instead of leaving
+// runc to fail on them. Without AppArmor on the host only a Localhost
+// profile is refused; the rest means no confinement there anyway.
+func setAppArmor(g *generate.Generator, sc *runtimeapi.LinuxContainerSecurityContext, d Defaults, host *hostInfo) error {
+	typ, ref := runtimeapi.SecurityProfile_RuntimeDefault, ""
+	if p := sc.Apparmor; p != nil {
+		typ, ref = p.ProfileType, p.LocalhostRef
+	} else {
+		switch pp := sc.ApparmorProfile; pp {
+		case "", "runtime/default":
+		case apparmor.Unconfined:
+			typ = runtimeapi.SecurityProfile_Unconfined
+		default:
+			typ, ref = runtimeapi.SecurityProfile_Localhost, pp
+		}
+	}
+	profile := ""
+	switch typ {
+	case runtimeapi.SecurityProfile_RuntimeDefault:
+		if !host.apparmor || sc.Privileged {
+			return nil
+		}
+		profile = cmp.Or(d.AppArmor.Name, apparmor.DefaultProfile)
+	case runtimeapi.SecurityProfile_Unconfined:
+		if !host.apparmor || sc.Privileged {
+			return nil
+		}
+		profile = apparmor.Unconfined
+	case runtimeapi.SecurityProfile_Localhost:
+		profile = strings.TrimPrefix(ref, "localhost/")
+		if profile == "" {
+			return invalidf("AppArmor Localhost profile without a name")
+		}
+		if sc.Privileged {
+			return nil
+		}
+		if !host.apparmor {
+			return fmt.Errorf("%w: AppArmor profile %q requested but AppArmor is not enabled on this host", ErrUnsupported, profile)
+		}
+	default:
+		return invalidf("unknown AppArmor profile type %v", typ)
+	}
+	if profile != apparmor.Unconfined {
+		loaded, err := host.apparmorLoaded(profile)
+		if err != nil {
+			return fmt.Errorf("%w: AppArmor profile %q: %v", ErrUnsupported, profile, err)
+		}
+		if !loaded {
+			if typ == runtimeapi.SecurityProfile_RuntimeDefault {
+				why := ""
+				if d.AppArmor.Err != nil {
+					why = ": " + d.AppArmor.Err.Error()
+				}
+				return fmt.Errorf("%w: AppArmor profile %q, the runtime default ([crio.runtime] apparmor_profile), is not loaded in the kernel%s", ErrUnsupported, profile, why)
+			}
+			return fmt.Errorf("%w: AppArmor profile %q is not loaded in the kernel (load it with apparmor_parser)", ErrUnsupported, profile)
+		}
+	}
+	g.SetProcessApparmorProfile(profile)
+	return nil
 }

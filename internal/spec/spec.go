@@ -19,6 +19,7 @@ import (
 	"github.com/opencontainers/runtime-tools/generate"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/apparmor"
 	"github.com/crio/crio/internal/cgroups"
 )
 
@@ -91,6 +92,10 @@ type Defaults struct {
 	// Localtime is the host's zoneinfo file mounted read-only at
 	// /etc/localtime ([crio.runtime] timezone); empty mounts none.
 	Localtime string
+	// AppArmor is the profile of RuntimeDefault containers, settled at
+	// daemon start (apparmor.LoadDefault); an empty Name is
+	// apparmor.DefaultProfile.
+	AppArmor apparmor.Default
 }
 
 // DefaultMount is a bind mount of default_mounts_file: Source on the host,
@@ -216,7 +221,7 @@ func Build(in Input) (*Result, error) {
 		g.AddProcessEnv("HOSTNAME", in.Sandbox.Hostname)
 	}
 	setMaskedPaths(&g, sc)
-	if err := setSecurityModules(&g, sc, host); err != nil {
+	if err := setSecurityModules(&g, sc, in.Defaults, host); err != nil {
 		return nil, err
 	}
 	mounts, err := setMounts(&g, in, sc, host)
@@ -337,23 +342,11 @@ var (
 	}
 )
 
-// setSecurityModules refuses AppArmor and SELinux settings the host cannot
-// honour. RuntimeDefault and Unconfined AppArmor are no-ops without
-// AppArmor: the host's default is no confinement.
-func setSecurityModules(g *generate.Generator, sc *runtimeapi.LinuxContainerSecurityContext, host *hostInfo) error {
-	profile := ""
-	if p := sc.Apparmor; p != nil {
-		if p.ProfileType == runtimeapi.SecurityProfile_Localhost {
-			profile = p.LocalhostRef
-		}
-	} else if strings.HasPrefix(sc.ApparmorProfile, "localhost/") {
-		profile = strings.TrimPrefix(sc.ApparmorProfile, "localhost/")
-	}
-	if profile != "" && !sc.Privileged {
-		if !host.apparmor {
-			return fmt.Errorf("%w: AppArmor profile %q requested but AppArmor is not enabled on this host", ErrUnsupported, profile)
-		}
-		g.SetProcessApparmorProfile(profile)
+// setSecurityModules applies the AppArmor profile and refuses SELinux
+// settings the host cannot honour.
+func setSecurityModules(g *generate.Generator, sc *runtimeapi.LinuxContainerSecurityContext, d Defaults, host *hostInfo) error {
+	if err := setAppArmor(g, sc, d, host); err != nil {
+		return err
 	}
 	if o := sc.SelinuxOptions; o != nil && (o.User != "" || o.Role != "" || o.Type != "" || o.Level != "") {
 		if !host.selinux {
@@ -377,13 +370,14 @@ type hostInfo struct {
 	hugetlb           bool // the runtime can apply hugepage limits
 	// stat reads a device node; nil uses the real file system.
 	devices func(path string) ([]rspec.LinuxDevice, error)
+	// apparmorLoaded tells whether the kernel has an AppArmor profile
+	// loaded (apparmor.Loaded).
+	apparmorLoaded func(name string) (bool, error)
 }
 
 func realHost() *hostInfo {
 	h := &hostInfo{}
-	if b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled"); err == nil && strings.HasPrefix(string(b), "Y") {
-		h.apparmor = true
-	}
+	h.apparmor, h.apparmorLoaded = apparmor.Enabled(), apparmor.Loaded
 	if _, err := os.Stat("/sys/fs/selinux/enforce"); err == nil {
 		h.selinux = true
 	}

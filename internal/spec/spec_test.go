@@ -12,6 +12,8 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/internal/apparmor"
 )
 
 const passwd = `root:x:0:0:root:/root:/bin/sh
@@ -346,6 +348,81 @@ func TestAppArmorRefusedWithoutAppArmor(t *testing.T) {
 		SelinuxOptions: &runtimeapi.SELinuxOption{Type: "spc_t"}}}})
 	if _, err := Build(in); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "SELinux") {
 		t.Fatalf("err = %v, want SELinux unsupported", err)
+	}
+}
+
+func TestAppArmorProfileChosenAsCRIODoes(t *testing.T) {
+	sp := func(typ runtimeapi.SecurityProfile_ProfileType, ref string) *runtimeapi.SecurityProfile {
+		return &runtimeapi.SecurityProfile{ProfileType: typ, LocalhostRef: ref}
+	}
+	rd, unc, lh := runtimeapi.SecurityProfile_RuntimeDefault, runtimeapi.SecurityProfile_Unconfined, runtimeapi.SecurityProfile_Localhost
+	notLoaded := errors.New("find `apparmor_parser` binary: not found")
+	for _, tc := range []struct {
+		name        string
+		sc          *runtimeapi.LinuxContainerSecurityContext
+		def         apparmor.Default
+		noAppArmor  bool
+		want        string // the spec's profile
+		wantErr     error
+		errContains []string
+	}{
+		{name: "unset is the default", sc: &runtimeapi.LinuxContainerSecurityContext{}, want: "crio-default"},
+		{name: "deprecated runtime/default", sc: &runtimeapi.LinuxContainerSecurityContext{ApparmorProfile: "runtime/default"}, want: "crio-default"},
+		{name: "RuntimeDefault", sc: &runtimeapi.LinuxContainerSecurityContext{Apparmor: sp(rd, "")}, want: "crio-default"},
+		{name: "configured default", sc: &runtimeapi.LinuxContainerSecurityContext{Apparmor: sp(rd, "")}, def: apparmor.Default{Name: "mine"}, want: "mine"},
+		{name: "configured unconfined default", sc: &runtimeapi.LinuxContainerSecurityContext{}, def: apparmor.Default{Name: "unconfined"}, want: "unconfined"},
+		{name: "deprecated unconfined", sc: &runtimeapi.LinuxContainerSecurityContext{ApparmorProfile: "unconfined"}, want: "unconfined"},
+		{name: "Unconfined", sc: &runtimeapi.LinuxContainerSecurityContext{Apparmor: sp(unc, "")}, want: "unconfined"},
+		{name: "deprecated localhost", sc: &runtimeapi.LinuxContainerSecurityContext{ApparmorProfile: "localhost/deny-write"}, want: "deny-write"},
+		{name: "Localhost with prefix", sc: &runtimeapi.LinuxContainerSecurityContext{Apparmor: sp(lh, "localhost/deny-write")}, want: "deny-write"},
+		{name: "Localhost bare name", sc: &runtimeapi.LinuxContainerSecurityContext{Apparmor: sp(lh, "deny-write")}, want: "deny-write"},
+		{name: "new field wins over deprecated", sc: &runtimeapi.LinuxContainerSecurityContext{ApparmorProfile: "localhost/absent",
+			Apparmor: sp(lh, "localhost/deny-write")}, want: "deny-write"},
+		{name: "new field unconfined wins over deprecated localhost", sc: &runtimeapi.LinuxContainerSecurityContext{ApparmorProfile: "localhost/absent",
+			Apparmor: sp(unc, "")}, want: "unconfined"},
+		{name: "Localhost not loaded", sc: &runtimeapi.LinuxContainerSecurityContext{Apparmor: sp(lh, "localhost/absent")},
+			wantErr: ErrUnsupported, errContains: []string{`"absent"`, "not loaded"}},
+		{name: "deprecated localhost not loaded", sc: &runtimeapi.LinuxContainerSecurityContext{ApparmorProfile: "localhost/absent"},
+			wantErr: ErrUnsupported, errContains: []string{`"absent"`, "not loaded"}},
+		{name: "default not loaded names it and why", sc: &runtimeapi.LinuxContainerSecurityContext{},
+			def: apparmor.Default{Name: "crio-default-gone", Err: notLoaded}, wantErr: ErrUnsupported,
+			errContains: []string{`"crio-default-gone"`, "apparmor_profile", "apparmor_parser"}},
+		{name: "Localhost without a name", sc: &runtimeapi.LinuxContainerSecurityContext{Apparmor: sp(lh, "localhost/")}, wantErr: ErrInvalid},
+		{name: "privileged gets none", sc: &runtimeapi.LinuxContainerSecurityContext{Privileged: true}, want: ""},
+		{name: "privileged ignores Localhost", sc: &runtimeapi.LinuxContainerSecurityContext{Privileged: true, Apparmor: sp(lh, "localhost/absent")}, want: ""},
+		{name: "no AppArmor: RuntimeDefault is a no-op", sc: &runtimeapi.LinuxContainerSecurityContext{Apparmor: sp(rd, "")}, noAppArmor: true, want: ""},
+		{name: "no AppArmor: Unconfined is a no-op", sc: &runtimeapi.LinuxContainerSecurityContext{ApparmorProfile: "unconfined"}, noAppArmor: true, want: ""},
+		{name: "no AppArmor: Localhost refused", sc: &runtimeapi.LinuxContainerSecurityContext{Apparmor: sp(lh, "localhost/deny-write")}, noAppArmor: true,
+			wantErr: ErrUnsupported, errContains: []string{"not enabled on this host"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(t, &runtimeapi.ContainerConfig{Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: tc.sc}})
+			in.Defaults.AppArmor = tc.def
+			if !tc.noAppArmor {
+				in.host.apparmor = true
+				in.host.apparmorLoaded = func(name string) (bool, error) {
+					return slices.Contains([]string{"crio-default", "mine", "deny-write"}, name), nil
+				}
+			}
+			r, err := Build(in)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				for _, c := range tc.errContains {
+					if !strings.Contains(err.Error(), c) {
+						t.Errorf("err %q does not say %s", err, c)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Spec.Process.ApparmorProfile; got != tc.want {
+				t.Fatalf("profile = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 
