@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 
 GO        ?= go
-TAGS      := containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper
+TAGS      := containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper apparmor
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 GOFLAGS_B := -trimpath -tags "$(TAGS)"

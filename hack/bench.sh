@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 export PATH=/usr/local/go/bin:$PATH
-TAGS="containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper"
+TAGS="containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper apparmor"
 
 if ! command -v containerd >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

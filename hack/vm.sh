@@ -28,14 +28,15 @@ VM_INSTANCE=${VM_INSTANCE:-default}       # name of the long-lived VM of boot/ex
 VM_RUNC=${VM_RUNC:-/usr/local/bin/runc}   # copied into the image (Debian 12's runc is 1.1.5)
 TR_CACHE=/var/cache/crio-testregistry     # the test registry's image cache, shared read-only
 export PATH=/usr/local/go/bin:$HOME/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-TAGS="containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper"
+TAGS="containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper apparmor"
 
 # The guest's packages. Not runc (copied from the host: see VM_RUNC).
 GUEST_PKGS=(systemd systemd-sysv dbus udev linux-image-amd64 initramfs-tools kmod
 	iptables iproute2 conmon crun criu containernetworking-plugins busybox-static
-	util-linux mount e2fsprogs ca-certificates procps libseccomp2 psmisc less)
+	util-linux mount e2fsprogs ca-certificates procps libseccomp2 psmisc less
+	apparmor sudo)
 # Bump when the root file system recipe (rootfs_build) changes.
-ROOTFS_RECIPE=3
+ROOTFS_RECIPE=4
 
 say() { echo "vm: $*" >&2; }
 VM_FAILED=

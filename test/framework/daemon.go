@@ -25,7 +25,7 @@ import (
 )
 
 // BuildTags are the tags the daemon is built with.
-const BuildTags = "containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper"
+const BuildTags = "containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper apparmor"
 
 var (
 	buildOnce sync.Once
