@@ -55,6 +55,12 @@ func containerError(what string, err error) error {
 		return status.Error(codes.InvalidArgument, msg)
 	case errors.Is(err, container.ErrState), errors.Is(err, container.ErrUnsupported):
 		return status.Error(codes.FailedPrecondition, msg)
+	case errors.Is(err, container.ErrUnavailable):
+		return status.Error(codes.FailedPrecondition, msg)
+	case errors.Is(err, container.ErrExists):
+		return status.Error(codes.AlreadyExists, msg)
+	case errors.Is(err, container.ErrBadArchive):
+		return status.Error(codes.InvalidArgument, msg)
 	case errors.Is(err, container.ErrImageMissing):
 		return status.Error(codes.NotFound, msg)
 	case errors.Is(err, context.Canceled):

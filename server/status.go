@@ -65,6 +65,15 @@ func (s *Server) Status(_ context.Context, req *runtimeapi.StatusRequest) (*runt
 	if req.GetVerbose() {
 		v, commit := version.Get()
 		info := map[string]any{"version": v, "commit": commit, "defaultRuntime": cfg.Runtime.DefaultRuntime}
+		if s.containers != nil {
+			// The CRI has no feature field for it; CRI-O's users look
+			// for checkpoint support in the verbose info too.
+			cr := map[string]any{"available": true}
+			if err := s.containers.CheckpointAvailable(); err != nil {
+				cr = map[string]any{"available": false, "reason": err.Error()}
+			}
+			info["checkpointRestore"] = cr
+		}
 		b, _ := json.Marshal(info)
 		resp.Info = map[string]string{"info": string(b), "config": cfg.String()}
 	}

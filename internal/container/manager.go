@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	metadata "github.com/checkpoint-restore/checkpointctl/lib"
 	nriapi "github.com/containerd/nri/pkg/api"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/crio/crio/internal/apparmor"
 	"github.com/crio/crio/internal/cgroups"
+	"github.com/crio/crio/internal/checkpoint"
 	"github.com/crio/crio/internal/config"
 	"github.com/crio/crio/internal/failpoint"
 	"github.com/crio/crio/internal/image"
@@ -289,6 +291,17 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		}
 	}()
 
+	// An image that is a local checkpoint archive (as CRI-O accepts)
+	// restores the container it holds; cfg becomes its config.
+	var rj *restoreJob
+	if checkpoint.IsArchive(cfg.Image.Image) {
+		st.Next("unpack checkpoint")
+		if cfg, rj, err = m.prepareRestore(cfg); err != nil {
+			return "", err
+		}
+		undo = append(undo, func() { os.RemoveAll(rj.dir) })
+	}
+
 	st.Next("image")
 	img, err := m.images.Status(cfg.Image.Image, true)
 	if err != nil {
@@ -349,6 +362,12 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if userNS.Path != "" {
 		if err := allowTraversal(rootfs, userNS.GIDs[0].HostID); err != nil {
 			return "", err
+		}
+	}
+	if rj != nil {
+		st.Next("apply rootfs diff")
+		if err := checkpoint.ApplyRootfsDiff(rj.dir, rootfs, checkpoint.DefaultLimits); err != nil {
+			return "", fmt.Errorf("restoring the rootfs changes: %w", err)
 		}
 	}
 	dir, err := m.store.ContainerDirectory(id)
@@ -503,20 +522,31 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if err := store.WriteJSON(filepath.Join(dir, createFile), createRecord{Handler: h.Name}); err != nil {
 		return "", err
 	}
-	st.Next("runtime create")
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-	defer cancel()
-	if err := m.rt.Create(cctx, &c.Runtime); err != nil {
-		// A runtime's refusal is the runtime's failure, not the
-		// request's: it maps to Internal, never InvalidArgument.
-		return "", err
-	}
-	undo = append(undo, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	if rj != nil {
+		// As in CRI-O, the restore itself is StartContainer's: the
+		// CRIU images wait in the container's directory.
+		images := filepath.Join(dir, metadata.CheckpointDirectory)
+		if err := os.Rename(filepath.Join(rj.dir, metadata.CheckpointDirectory), images); err != nil {
+			return "", fmt.Errorf("keeping the checkpoint's images: %w", err)
+		}
+		c.Runtime.RestoreFrom = images
+		os.RemoveAll(rj.dir)
+	} else {
+		st.Next("runtime create")
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
-		m.rt.Delete(ctx, &c.Runtime)
-	})
-	failpoint.Hit(failpoint.ContainerAfterRuntimeCreate)
+		if err := m.rt.Create(cctx, &c.Runtime); err != nil {
+			// A runtime's refusal is the runtime's failure, not the
+			// request's: it maps to Internal, never InvalidArgument.
+			return "", err
+		}
+		undo = append(undo, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			m.rt.Delete(ctx, &c.Runtime)
+		})
+		failpoint.Hit(failpoint.ContainerAfterRuntimeCreate)
+	}
 	st.Next("state file")
 	if err := c.Save(); err != nil {
 		return "", err
@@ -642,7 +672,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	m.exitMu.Lock()
 	m.starting[c.ID] = true
 	m.exitMu.Unlock()
-	if err := m.rt.Start(ctx, &c.Runtime); err != nil {
+	if err := m.startOrRestore(ctx, c); err != nil {
 		m.exitMu.Lock()
 		delete(m.starting, c.ID)
 		c.SetExited(128, time.Now(), oci.ReasonError, err.Error())
@@ -669,6 +699,25 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 		m.nri.PostStartContainer(ctx, sb, c)
 	}
 	return c.Save()
+}
+
+// startOrRestore runs a created container: `runtime start`, or, for a
+// container made from a checkpoint, conmon with `runtime restore`, after
+// which the images are removed.
+func (m *Manager) startOrRestore(ctx context.Context, c *store.Container) error {
+	if c.Runtime.RestoreFrom == "" {
+		return m.rt.Start(ctx, &c.Runtime)
+	}
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	if err := m.rt.Create(cctx, &c.Runtime); err != nil {
+		return fmt.Errorf("restoring container %s: %w%s", c.ID, err, criuLogTail(filepath.Join(c.Runtime.Bundle, metadata.RestoreLogFile)))
+	}
+	os.RemoveAll(c.Runtime.RestoreFrom)
+	c.Runtime.RestoreFrom = ""
+	m.log.Info("restored container from its checkpoint", "id", c.ID, "pid", c.Runtime.PID, "duration", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 func (m *Manager) event(c *store.Container, t runtimeapi.ContainerEventType) {

@@ -171,6 +171,11 @@ type Container struct {
 	// start time guards against a recycled pid.
 	PID          int
 	PIDStartTime uint64
+	// RestoreFrom, while set, is the directory of CRIU images the
+	// container is restored from: Create then has conmon run `runtime
+	// restore` instead of `runtime create`, and the container runs as
+	// soon as Create returns.
+	RestoreFrom string `json:",omitempty"`
 }
 
 // ErrCreate wraps a failure of the runtime to create the container (bad
@@ -208,6 +213,11 @@ func (r *Runtime) Create(ctx context.Context, c *Container) error {
 	}
 	if c.LogPath != "" {
 		args = append(args, "-l", "k8s-file:"+c.LogPath)
+	}
+	if c.RestoreFrom != "" {
+		// conmon runs `runtime restore --detach --image-path DIR
+		// --work-path BUNDLE`; the process runs once it returns.
+		args = append(args, "--restore", c.RestoreFrom)
 	}
 	if r.opts.LogSizeMax > 0 {
 		args = append(args, "--log-size-max", strconv.FormatInt(r.opts.LogSizeMax, 10))
@@ -381,6 +391,27 @@ func (r *Runtime) Start(ctx context.Context, c *Container) error {
 		return err
 	}
 	if _, err := r.runtime(ctx, h, "start", c.ID); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Checkpoint dumps the running container's process tree with the
+// runtime's CRIU integration (`runtime checkpoint --leave-running`): its
+// images go to imagePath, CRIU's log (dump.log) to workPath, and the
+// container goes on running. A dump cut short (by ctx) may leave the
+// container frozen, so a failure is followed by `runtime resume`, which
+// is a no-op error for a container that is not paused.
+func (r *Runtime) Checkpoint(ctx context.Context, c *Container, imagePath, workPath string) error {
+	h, _, err := r.Handler(c.Handler)
+	if err != nil {
+		return err
+	}
+	_, err = r.runtime(ctx, h, "checkpoint", "--image-path", imagePath, "--work-path", workPath, "--leave-running", c.ID)
+	if err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		r.runtime(rctx, h, "resume", c.ID)
 		return err
 	}
 	return nil

@@ -1,0 +1,240 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crio/crio/test/framework"
+)
+
+// criuCheck runs `criu check` as the daemon does: nil when CRIU can
+// checkpoint on this host. Debian's CRIU 3.17.1 fails it on 6.18
+// kernels ("vdso: Failed to fill self vdso symtable"); Debian 12's 6.1
+// kernel (the VM, hack/vm.sh) passes.
+func criuCheck() error {
+	out, err := exec.Command("criu", "check").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("criu check: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func requireCRIU(t *testing.T) {
+	t.Helper()
+	if err := criuCheck(); err != nil {
+		t.Skipf("CRIU cannot checkpoint on this host (run it in the VM: VM_INSTANCE=criu hack/vm.sh e2e -test.run Checkpoint): %v", err)
+	}
+}
+
+// counterCmd counts in the shell's memory, one number a line, after
+// writing a file into the container's rootfs.
+func counterCmd(extra string) []string {
+	return []string{"sh", "-c", extra + "echo written-before > /marker; i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done"}
+}
+
+// counted returns the numbers a counter logged.
+func counted(t *testing.T, path string) []int {
+	t.Helper()
+	var out []int
+	for _, l := range logText(t, path) {
+		if n, err := strconv.Atoi(strings.TrimSpace(l)); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func waitCounted(t *testing.T, path string, n int, within time.Duration) []int {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			if c := counted(t, path); len(c) >= n {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(path)
+			t.Fatalf("%s has fewer than %d numbers after %v: %q", path, n, within, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestCheckpointRefusedWhereCRIUCheckFails(t *testing.T) {
+	why := criuCheck()
+	if why == nil {
+		t.Skip("criu check passes here; TestCheckpointRestoreContainerContinuesCounting covers this host")
+	}
+	d := containerDaemon(t)
+	ctx := framework.Ctx(t)
+	podID, pc := pod(t, d, "ckpt-refused")
+	id := run(t, d, podID, pc, ctrConfig("counter", counterCmd("")))
+	location := filepath.Join(d.Dir, "refused.tar")
+	_, err := d.Runtime.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{ContainerId: id, Location: location, Timeout: 30})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "criu check") {
+		t.Errorf("CheckpointContainer = %v, want FailedPrecondition quoting criu check", err)
+	}
+	if _, err := os.Lstat(location); err == nil {
+		t.Errorf("%s was written", location)
+	}
+	if ents, _ := filepath.Glob(location + "*"); len(ents) > 0 {
+		t.Errorf("left beside the location: %v", ents)
+	}
+	// A restore from an archive path is refused the same way.
+	archive := filepath.Join(d.Dir, "some.tar")
+	os.WriteFile(archive, []byte("not looked at"), 0o600)
+	_, err = d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, SandboxConfig: pc,
+		Config: ctrConfig("restored", nil, func(c *runtimeapi.ContainerConfig) { c.Image.Image = archive })})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "criu check") {
+		t.Errorf("CreateContainer from a checkpoint = %v, want FailedPrecondition quoting criu check", err)
+	}
+	st, err := d.Runtime.Status(ctx, &runtimeapi.StatusRequest{Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		CheckpointRestore struct {
+			Available bool   `json:"available"`
+			Reason    string `json:"reason"`
+		} `json:"checkpointRestore"`
+	}
+	if err := json.Unmarshal([]byte(st.Info["info"]), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.CheckpointRestore.Available || !strings.Contains(info.CheckpointRestore.Reason, "criu check") {
+		t.Errorf("Status info checkpointRestore = %+v, want unavailable naming criu check", info.CheckpointRestore)
+	}
+}
+
+func TestCheckpointRestoreContainerContinuesCounting(t *testing.T) {
+	requireCRIU(t)
+	d := containerDaemon(t)
+	ctx := framework.Ctx(t)
+	podID, pc := pod(t, d, "ckpt-src")
+	id := run(t, d, podID, pc, ctrConfig("counter", counterCmd("")))
+	srcLog := filepath.Join(pc.LogDirectory, "counter.log")
+	before := waitCounted(t, srcLog, 5, 60*time.Second)
+	location := filepath.Join(d.Dir, "counter.tar")
+
+	// Refusals first: nothing may be left by them.
+	taken := filepath.Join(d.Dir, "taken.tar")
+	os.WriteFile(taken, []byte("mine"), 0o600)
+	if _, err := d.Runtime.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{ContainerId: id, Location: taken}); status.Code(err) != codes.AlreadyExists {
+		t.Errorf("CheckpointContainer to an existing file = %v, want AlreadyExists", err)
+	}
+	if b, _ := os.ReadFile(taken); string(b) != "mine" {
+		t.Errorf("the existing location was overwritten: %q", b)
+	}
+
+	t0 := time.Now()
+	if _, err := d.Runtime.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{ContainerId: id, Location: location, Timeout: 300}); err != nil {
+		t.Fatalf("CheckpointContainer: %v", err)
+	}
+	ckptTime := time.Since(t0)
+	fi, err := os.Stat(location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := ctrStatus(t, d, id).Status.State; st != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("after the checkpoint the container is %s, want RUNNING (left running)", st)
+	}
+	after := counted(t, srcLog)
+	atCall, atReturn := before[len(before)-1], after[len(after)-1]
+	if ents, _ := filepath.Glob(filepath.Join(d.Dir, ".counter.tar*")); len(ents) > 0 {
+		t.Errorf("work or temp files left beside the archive: %v", ents)
+	}
+
+	// The original goes, its pod too; the archive restores in a new pod.
+	if _, err := d.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+		t.Fatal(err)
+	}
+	removePod(t, d, podID)
+
+	dstID, dc := pod(t, d, "ckpt-dst")
+	t1 := time.Now()
+	rid := create(t, d, dstID, dc, ctrConfig("counter-restored", nil, func(c *runtimeapi.ContainerConfig) {
+		c.Image.Image = location
+		c.Command = nil
+	}))
+	if st := ctrStatus(t, d, rid).Status.State; st != runtimeapi.ContainerState_CONTAINER_CREATED {
+		t.Errorf("restored container is %s after CreateContainer, want CREATED", st)
+	}
+	start(t, d, rid)
+	restoreTime := time.Since(t1)
+	dstLog := filepath.Join(dc.LogDirectory, "counter-restored.log")
+	got := waitCounted(t, dstLog, 3, 60*time.Second)
+	t.Logf("checkpoint %v (archive %d bytes), restore (create+start) %v; counted %d at the call, %d at its return, restored counting %v",
+		ckptTime.Round(time.Millisecond), fi.Size(), restoreTime.Round(time.Millisecond), atCall, atReturn, got)
+	if got[0] <= atCall || got[0] > atReturn+1 {
+		t.Errorf("restored container counted %v, want it to go on from the checkpoint (between %d and %d), not from 1", got, atCall+1, atReturn+1)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] != got[i-1]+1 {
+			t.Errorf("restored counting %v is not consecutive", got)
+			break
+		}
+	}
+	st := ctrStatus(t, d, rid).Status
+	if st.State != runtimeapi.ContainerState_CONTAINER_RUNNING || st.Image.GetImage() != ctrImage {
+		t.Errorf("restored container: state %s image %q, want RUNNING on %s", st.State, st.Image.GetImage(), ctrImage)
+	}
+	resp, err := d.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: rid, Cmd: []string{"cat", "/marker"}, Timeout: 30})
+	if err != nil || strings.TrimSpace(string(resp.Stdout)) != "written-before" {
+		t.Errorf("the file written before the checkpoint: %v %q %q", err, resp.GetStdout(), resp.GetStderr())
+	}
+}
+
+// TestCheckpointRestoreTimes measures a checkpoint and a restore of a
+// container holding 1, 64 and 512 MiB of anonymous memory (a shell
+// variable), and the archives' sizes. Set CRIO_CHECKPOINT_TIMES=1.
+func TestCheckpointRestoreTimes(t *testing.T) {
+	if os.Getenv("CRIO_CHECKPOINT_TIMES") == "" {
+		t.Skip("a measurement: set CRIO_CHECKPOINT_TIMES=1")
+	}
+	requireCRIU(t)
+	d := containerDaemon(t)
+	ctx := framework.Ctx(t)
+	for _, mib := range []int{1, 64, 512} {
+		name := fmt.Sprintf("mem%d", mib)
+		podID, pc := pod(t, d, name+"-src")
+		fill := fmt.Sprintf("x=$(head -c %d /dev/zero | tr '\\0' a); echo filled ${#x}; ", mib<<20)
+		id := run(t, d, podID, pc, ctrConfig(name, counterCmd(fill)))
+		waitFile(t, filepath.Join(pc.LogDirectory, name+".log"), "filled", 10*time.Minute)
+		location := filepath.Join(d.Dir, name+".tar")
+		t0 := time.Now()
+		if _, err := d.Runtime.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{ContainerId: id, Location: location, Timeout: 900}); err != nil {
+			t.Fatalf("CheckpointContainer %s: %v", name, err)
+		}
+		ckpt := time.Since(t0)
+		fi, err := os.Stat(location)
+		if err != nil {
+			t.Fatal(err)
+		}
+		removePod(t, d, podID)
+		dstID, dc := pod(t, d, name+"-dst")
+		t1 := time.Now()
+		rid := create(t, d, dstID, dc, ctrConfig(name+"-r", nil, func(c *runtimeapi.ContainerConfig) { c.Image.Image = location; c.Command = nil }))
+		created := time.Since(t1)
+		start(t, d, rid)
+		restore := time.Since(t1)
+		t.Logf("%d MiB: checkpoint %v, archive %.1f MiB, restore %v (CreateContainer %v)", mib,
+			ckpt.Round(time.Millisecond), float64(fi.Size())/(1<<20), restore.Round(time.Millisecond), created.Round(time.Millisecond))
+		removePod(t, d, dstID)
+		os.Remove(location)
+	}
+}
