@@ -30,7 +30,7 @@ func criuCheck() error {
 	return nil
 }
 
-func requireCRIU(t *testing.T) {
+func requireCRIU(t testing.TB) {
 	t.Helper()
 	if err := criuCheck(); err != nil {
 		t.Skipf("CRIU cannot checkpoint on this host (run it in the VM: VM_INSTANCE=criu hack/vm.sh e2e -test.run Checkpoint): %v", err)
@@ -199,42 +199,69 @@ func TestCheckpointRestoreContainerContinuesCounting(t *testing.T) {
 	}
 }
 
-// TestCheckpointRestoreTimes measures a checkpoint and a restore of a
-// container holding 1, 64 and 512 MiB of anonymous memory (a shell
-// variable), and the archives' sizes. Set CRIO_CHECKPOINT_TIMES=1.
-func TestCheckpointRestoreTimes(t *testing.T) {
-	if os.Getenv("CRIO_CHECKPOINT_TIMES") == "" {
-		t.Skip("a measurement: set CRIO_CHECKPOINT_TIMES=1")
-	}
-	requireCRIU(t)
-	d := containerDaemon(t)
-	ctx := framework.Ctx(t)
+// BenchmarkCheckpointRestore measures a checkpoint and a restore
+// (CreateContainer plus StartContainer, in a new pod) of a container
+// holding 1, 64 and 512 MiB of anonymous memory (a shell variable), and
+// reports the archive's size. Run it where criu check passes:
+//
+//	VM_INSTANCE=criu hack/vm.sh e2e -test.run '^$' -test.bench CheckpointRestore -test.benchtime 1x
+func BenchmarkCheckpointRestore(b *testing.B) {
+	requireRoot(b)
+	requireCRIU(b)
+	d := newImageDaemon(b, imageDaemonOptions{registry: sharedRegistry(b).Addr})
+	mustPull(b, d, ctrImage)
+	ctx := framework.Ctx(b)
 	for _, mib := range []int{1, 64, 512} {
-		name := fmt.Sprintf("mem%d", mib)
-		podID, pc := pod(t, d, name+"-src")
-		fill := fmt.Sprintf("x=$(head -c %d /dev/zero | tr '\\0' a); echo filled ${#x}; ", mib<<20)
-		id := run(t, d, podID, pc, ctrConfig(name, counterCmd(fill)))
-		waitFile(t, filepath.Join(pc.LogDirectory, name+".log"), "filled", 10*time.Minute)
-		location := filepath.Join(d.Dir, name+".tar")
-		t0 := time.Now()
-		if _, err := d.Runtime.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{ContainerId: id, Location: location, Timeout: 900}); err != nil {
-			t.Fatalf("CheckpointContainer %s: %v", name, err)
-		}
-		ckpt := time.Since(t0)
-		fi, err := os.Stat(location)
-		if err != nil {
-			t.Fatal(err)
-		}
-		removePod(t, d, podID)
-		dstID, dc := pod(t, d, name+"-dst")
-		t1 := time.Now()
-		rid := create(t, d, dstID, dc, ctrConfig(name+"-r", nil, func(c *runtimeapi.ContainerConfig) { c.Image.Image = location; c.Command = nil }))
-		created := time.Since(t1)
-		start(t, d, rid)
-		restore := time.Since(t1)
-		t.Logf("%d MiB: checkpoint %v, archive %.1f MiB, restore %v (CreateContainer %v)", mib,
-			ckpt.Round(time.Millisecond), float64(fi.Size())/(1<<20), restore.Round(time.Millisecond), created.Round(time.Millisecond))
-		removePod(t, d, dstID)
-		os.Remove(location)
+		b.Run(fmt.Sprintf("%dMiB", mib), func(b *testing.B) {
+			var ckpt, restore time.Duration
+			var size int64
+			n := 0
+			for i := 0; b.Loop(); i++ {
+				name := fmt.Sprintf("mem%d-%d", mib, i)
+				src := podConfig(name + "-src")
+				src.LogDirectory = b.TempDir()
+				srcID := runPod(b, d, src)
+				fill := fmt.Sprintf("x=$(head -c %d /dev/zero | tr '\\0' a); echo filled ${#x}; ", mib<<20)
+				cr, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: srcID, SandboxConfig: src, Config: ctrConfig(name, counterCmd(fill))})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cr.ContainerId}); err != nil {
+					b.Fatal(err)
+				}
+				waitFile(b, filepath.Join(src.LogDirectory, name+".log"), "filled", 15*time.Minute)
+				location := filepath.Join(d.Dir, name+".tar")
+				t0 := time.Now()
+				if _, err := d.Runtime.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{ContainerId: cr.ContainerId, Location: location, Timeout: 1800}); err != nil {
+					b.Fatalf("CheckpointContainer: %v", err)
+				}
+				ckpt += time.Since(t0)
+				fi, err := os.Stat(location)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = fi.Size()
+				removePod(b, d, srcID)
+				dst := podConfig(name + "-dst")
+				dst.LogDirectory = b.TempDir()
+				dstID := runPod(b, d, dst)
+				t1 := time.Now()
+				rc, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: dstID, SandboxConfig: dst,
+					Config: ctrConfig(name+"-r", nil, func(c *runtimeapi.ContainerConfig) { c.Image.Image = location })})
+				if err != nil {
+					b.Fatalf("CreateContainer from the checkpoint: %v", err)
+				}
+				if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: rc.ContainerId}); err != nil {
+					b.Fatalf("StartContainer (restore): %v", err)
+				}
+				restore += time.Since(t1)
+				n++
+				removePod(b, d, dstID)
+				os.Remove(location)
+			}
+			b.ReportMetric(float64(ckpt.Milliseconds())/float64(n), "checkpoint-ms")
+			b.ReportMetric(float64(restore.Milliseconds())/float64(n), "restore-ms")
+			b.ReportMetric(float64(size)/(1<<20), "archive-MiB")
+		})
 	}
 }
