@@ -748,6 +748,12 @@ func (m *Manager) stopLocked(ctx context.Context, c *store.Container, timeout ti
 	if c.State() == runtimeapi.ContainerState_CONTAINER_EXITED {
 		return nil
 	}
+	if c.Runtime.RestoreFrom != "" && c.Runtime.PID == 0 {
+		// Made from a checkpoint and never started: no process, no
+		// runtime state, nothing to signal.
+		c.SetExited(0, time.Now(), oci.ReasonError, "removed before its checkpoint was restored")
+		return c.Save()
+	}
 	sig, _ := oci.Signal(c.StopSignal)
 	if err := m.rt.Stop(ctx, &c.Runtime, timeout, sig); err != nil {
 		return fmt.Errorf("stopping container %s: %w", c.ID, err)

@@ -166,6 +166,12 @@ func TestCheckpointRestoreContainerContinuesCounting(t *testing.T) {
 	removePod(t, d, podID)
 
 	dstID, dc := pod(t, d, "ckpt-dst")
+	// A container made from the archive and removed before its start
+	// (the restore) goes without a trace.
+	unstarted := create(t, d, dstID, dc, ctrConfig("never-restored", nil, func(c *runtimeapi.ContainerConfig) { c.Image.Image = location }))
+	if _, err := d.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: unstarted}); err != nil {
+		t.Errorf("RemoveContainer of a restore never started: %v", err)
+	}
 	t1 := time.Now()
 	rid := create(t, d, dstID, dc, ctrConfig("counter-restored", nil, func(c *runtimeapi.ContainerConfig) {
 		c.Image.Image = location
