@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/internal/checkpoint"
 	"github.com/crio/crio/test/framework"
 )
 
@@ -202,6 +203,19 @@ func TestCheckpointRestoreContainerContinuesCounting(t *testing.T) {
 	resp, err := d.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: rid, Cmd: []string{"cat", "/marker"}, Timeout: 30})
 	if err != nil || strings.TrimSpace(string(resp.Stdout)) != "written-before" {
 		t.Errorf("the file written before the checkpoint: %v %q %q", err, resp.GetStdout(), resp.GetStderr())
+	}
+	// crictl checkpoint of the restored container: an archive whose
+	// metadata names it.
+	again := filepath.Join(d.Dir, "again.tar")
+	if out, err := d.Crictl("checkpoint", "--export="+again, rid); err != nil {
+		t.Fatalf("crictl checkpoint: %v: %s", err, out)
+	}
+	md, err := checkpoint.Extract(again, t.TempDir(), checkpoint.DefaultLimits)
+	if err != nil {
+		t.Fatalf("reading crictl's checkpoint: %v", err)
+	}
+	if md.Config.ID != rid || md.Config.Name != "counter-restored" || md.Config.RootfsImageName != ctrImage || md.CRI.GetMetadata().GetName() != "counter-restored" {
+		t.Errorf("crictl's checkpoint names %+v (CRI %v), want container counter-restored (%s) on %s", md.Config, md.CRI.GetMetadata(), rid, ctrImage)
 	}
 }
 
