@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -230,13 +231,16 @@ func BenchmarkCheckpointRestore(b *testing.B) {
 	requireCRIU(b)
 	d := newImageDaemon(b, imageDaemonOptions{registry: sharedRegistry(b).Addr})
 	mustPull(b, d, ctrImage)
-	ctx := framework.Ctx(b)
 	for _, mib := range []int{1, 64, 512} {
 		b.Run(fmt.Sprintf("%dMiB", mib), func(b *testing.B) {
 			var ckpt, restore time.Duration
 			var size int64
 			n := 0
 			for i := 0; b.Loop(); i++ {
+				// Not framework.Ctx's 2 minutes: filling 512 MiB takes
+				// minutes under the VM's emulation.
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+				defer cancel()
 				name := fmt.Sprintf("mem%d-%d", mib, i)
 				src := podConfig(name + "-src")
 				src.LogDirectory = b.TempDir()
