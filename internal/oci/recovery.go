@@ -53,6 +53,7 @@ func (r *Runtime) KillOrphan(c *Container, d time.Duration) error {
 	if !r.Alive(c) {
 		return nil
 	}
+	r.oom.sigkilled(c)
 	if err := unix.Kill(c.PID, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("killing container process %d: %w", c.PID, err)
 	}

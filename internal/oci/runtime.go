@@ -422,6 +422,9 @@ func (r *Runtime) Checkpoint(ctx context.Context, c *Container, imagePath, workP
 // process (17 ms of runc here) per stop; the runtime is the fallback for
 // a container whose pid is not known.
 func (r *Runtime) Kill(ctx context.Context, c *Container, sig syscall.Signal) error {
+	if sig == syscall.SIGKILL {
+		r.oom.sigkilled(c)
+	}
 	if c.PID > 0 {
 		err := signalProcess(c.PID, c.PIDStartTime, sig)
 		if err == nil || errors.Is(err, errProcessGone) {
@@ -587,7 +590,11 @@ func (r *Runtime) DeleteState(ctx context.Context, c *Container) error {
 // killAndWait SIGKILLs the container's process if it is still there and
 // waits (up to 5 s) until it is gone.
 func (r *Runtime) killAndWait(c *Container) {
-	if !r.Alive(c) || signalProcess(c.PID, c.PIDStartTime, syscall.SIGKILL) != nil {
+	if !r.Alive(c) {
+		return
+	}
+	r.oom.sigkilled(c)
+	if signalProcess(c.PID, c.PIDStartTime, syscall.SIGKILL) != nil {
 		return
 	}
 	for deadline := time.Now().Add(5 * time.Second); r.Alive(c) && time.Now().Before(deadline); {

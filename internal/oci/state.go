@@ -74,7 +74,7 @@ func (r *Runtime) ExitStatus(c *Container) (st ExitStatus, ok bool, err error) {
 		return ExitStatus{}, false, err
 	}
 	switch {
-	case r.oomKilled(c):
+	case r.oomKilled(c), st.Code == 128+int32(syscall.SIGKILL) && r.oom.fromParent(c):
 		st.Reason = ReasonOOMKilled
 	case st.Code == 0:
 		st.Reason = ReasonCompleted
@@ -111,7 +111,7 @@ func (r *Runtime) oomKilled(c *Container) bool {
 		filepath.Join("/sys/fs/cgroup/memory", c.CgroupPath, "memory.oom_control"),
 		memoryEventsPath("/sys/fs/cgroup", c.CgroupPath),
 	} {
-		if b, err := os.ReadFile(f); err == nil && countsOOMKill(b) {
+		if n, _ := oomKills(f); n > 0 {
 			return true
 		}
 	}
