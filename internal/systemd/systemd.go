@@ -35,10 +35,15 @@ func connection(ctx context.Context) (*sd.Conn, error) {
 		conn.Close()
 		conn = nil
 	}
-	c, err := sd.NewSystemdConnectionContext(ctx)
+	// godbus closes a connection when the context it was dialled with is
+	// done: dialled with a request's, the one shared connection died with
+	// that request, and the next pod's StartScope failed with "use of
+	// closed network connection".
+	dctx := context.WithoutCancel(ctx)
+	c, err := sd.NewSystemdConnectionContext(dctx)
 	if err != nil {
 		var err2 error
-		if c, err2 = sd.NewSystemConnectionContext(ctx); err2 != nil {
+		if c, err2 = sd.NewSystemConnectionContext(dctx); err2 != nil {
 			return nil, fmt.Errorf("connecting to systemd: %w (system bus: %v)", err, err2)
 		}
 	}
