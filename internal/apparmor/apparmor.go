@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"strings"
 
 	caa "go.podman.io/common/pkg/apparmor"
@@ -35,6 +36,16 @@ var (
 	profilesFile = "/sys/kernel/security/apparmor/profiles"
 	install      = caa.InstallDefault
 )
+
+// parserFound says whether apparmor_parser is where go.podman.io/common
+// looks for it (/sbin, then $PATH).
+var parserFound = func() bool {
+	if _, err := os.Stat("/sbin/apparmor_parser"); err == nil {
+		return true
+	}
+	_, err := exec.LookPath("apparmor_parser")
+	return err == nil
+}
 
 // Enabled reports whether the kernel enforces AppArmor: the module is
 // enabled and its securityfs directory is there (what runc checks before it
@@ -108,6 +119,13 @@ func LoadDefault(configured string, log *slog.Logger) Default {
 		return d
 	case d.Name != DefaultProfile:
 		d.Err = fmt.Errorf("apparmor_profile %q is not loaded in the kernel (the daemon loads only %q itself)", d.Name, DefaultProfile)
+	case !parserFound():
+		// CRI-O's and containerd's AppArmor support both need the parser;
+		// without it they run containers unconfined. Refusing every pod
+		// of a node whose image lacks one package would be worse.
+		log.Warn("AppArmor: apparmor_parser is not installed, so the default profile cannot be loaded; RuntimeDefault containers run unconfined, as with CRI-O and containerd",
+			"profile", d.Name)
+		return Default{Name: Unconfined}
 	default:
 		if err := install(d.Name); err != nil {
 			if errors.Is(err, caa.ErrApparmorUnsupported) {

@@ -23,13 +23,14 @@ func fakeKernel(t *testing.T, profiles string, installErr error) *[]string {
 	os.WriteFile(filepath.Join(dir, "enabled"), []byte("Y\n"), 0o644)
 	os.WriteFile(filepath.Join(sec, "profiles"), []byte(profiles), 0o644)
 	var installed []string
-	oldE, oldS, oldP, oldI := enabledFile, securityDir, profilesFile, install
+	oldE, oldS, oldP, oldI, oldF := enabledFile, securityDir, profilesFile, install, parserFound
+	parserFound = func() bool { return true }
 	enabledFile, securityDir, profilesFile = filepath.Join(dir, "enabled"), sec, filepath.Join(sec, "profiles")
 	install = func(name string) error {
 		installed = append(installed, name)
 		return installErr
 	}
-	t.Cleanup(func() { enabledFile, securityDir, profilesFile, install = oldE, oldS, oldP, oldI })
+	t.Cleanup(func() { enabledFile, securityDir, profilesFile, install, parserFound = oldE, oldS, oldP, oldI, oldF })
 	return &installed
 }
 
@@ -89,5 +90,20 @@ func TestLoadDefaultNeverInstallsOtherNames(t *testing.T) {
 	}
 	if len(*installed) != 0 {
 		t.Fatalf("apparmor_parser ran for %v; only %s is ever installed", *installed, DefaultProfile)
+	}
+}
+
+// Without apparmor_parser the default profile cannot be loaded, and as in
+// CRI-O and containerd RuntimeDefault containers then run unconfined
+// rather than every pod of the node being refused.
+func TestLoadDefaultWithoutTheParserRunsDefaultsUnconfined(t *testing.T) {
+	installed := fakeKernel(t, "", nil)
+	parserFound = func() bool { return false }
+	var log bytes.Buffer
+	if d := LoadDefault("", logger(&log)); d.Name != Unconfined || d.Err != nil || len(*installed) != 0 {
+		t.Fatalf("LoadDefault without apparmor_parser = %+v, installed %v; want unconfined, nothing run", d, *installed)
+	}
+	if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), "apparmor_parser") {
+		t.Fatalf("log %q has no warning naming apparmor_parser", log.String())
 	}
 }
