@@ -170,6 +170,12 @@ func (o *oomWatcher) check(eventsPath string, c *Container) {
 	if kills, _ := oomKills(eventsPath); kills == 0 {
 		return
 	}
+	o.record(c)
+}
+
+// record writes the container's oom marker and, the first time, gives it
+// one of its parent's kills.
+func (o *oomWatcher) record(c *Container) {
 	marker := filepath.Join(c.Bundle, "oom")
 	if _, err := os.Stat(marker); err == nil {
 		return

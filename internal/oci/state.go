@@ -74,7 +74,7 @@ func (r *Runtime) ExitStatus(c *Container) (st ExitStatus, ok bool, err error) {
 		return ExitStatus{}, false, err
 	}
 	switch {
-	case r.oomKilled(c), st.Code == 128+int32(syscall.SIGKILL) && r.oom.fromParent(c):
+	case r.oomKilled(c, st.Code), st.Code == 128+int32(syscall.SIGKILL) && r.oom.fromParent(c):
 		st.Reason = ReasonOOMKilled
 	case st.Code == 0:
 		st.Reason = ReasonCompleted
@@ -86,8 +86,9 @@ func (r *Runtime) ExitStatus(c *Container) (st ExitStatus, ok bool, err error) {
 
 // oomKilled looks at conmon's oom marker and the container's memory
 // cgroup (still there until the runtime deletes the container).
-func (r *Runtime) oomKilled(c *Container) bool {
-	if _, err := os.Stat(filepath.Join(c.Bundle, "oom")); err == nil {
+func (r *Runtime) oomKilled(c *Container, code int32) bool {
+	marker := filepath.Join(c.Bundle, "oom")
+	if _, err := os.Stat(marker); err == nil {
 		return true
 	}
 	if c.CgroupPath == "" {
@@ -95,8 +96,10 @@ func (r *Runtime) oomKilled(c *Container) bool {
 	}
 	// Under the systemd driver the scope's cgroup is gone as soon as its
 	// last process is: systemd's record of the scope tells (runc delete
-	// resets it, so this is asked first).
-	if unit := path.Base(c.CgroupPath); r.opts.SystemdCgroup && strings.HasSuffix(unit, ".scope") {
+	// resets it, so this is asked first). The OOM killer kills with
+	// SIGKILL, so no other exit is worth a D-Bus round trip.
+	unit := path.Base(c.CgroupPath)
+	if code == 128+int32(syscall.SIGKILL) && r.opts.SystemdCgroup && strings.HasSuffix(unit, ".scope") {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		res, err := systemd.ScopeResult(ctx, unit)
 		cancel()
@@ -104,8 +107,18 @@ func (r *Runtime) oomKilled(c *Container) bool {
 			r.log.Warn("asking systemd whether the container was OOM-killed", "id", c.ID, "error", err)
 		}
 		if res == "oom-kill" {
+			if r.oom != nil {
+				r.oom.record(c)
+			}
 			return true
 		}
+	}
+	if r.oom != nil {
+		// Through the watcher, so the parent's count gives this kill to
+		// this container and not later to a sibling.
+		r.oom.check(memoryEventsPath(r.oom.root, c.CgroupPath), c)
+		_, err := os.Stat(marker)
+		return err == nil
 	}
 	for _, f := range []string{
 		filepath.Join("/sys/fs/cgroup/memory", c.CgroupPath, "memory.oom_control"),
