@@ -26,6 +26,9 @@ VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-420}   # seconds from qemu's start to the gue
 VM_TIMEOUT=${VM_TIMEOUT:-7200}            # seconds one command may run
 VM_INSTANCE=${VM_INSTANCE:-default}       # name of the long-lived VM of boot/exec/stop
 VM_RUNC=${VM_RUNC:-/usr/local/bin/runc}   # copied into the image (Debian 12's runc is 1.1.5)
+# Where e2e, critest and kube put their builds and reports: under the tree,
+# which the guest sees. Two runs of one kind at once need two of these.
+VM_OUT=$REPO/_output/${VM_OUT_NAME:-vm}
 TR_CACHE=/var/cache/crio-testregistry     # the test registry's image cache, shared read-only
 export PATH=/usr/local/go/bin:$HOME/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 TAGS="containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper apparmor"
@@ -542,7 +545,7 @@ warm_testregistry() {
 # VM. CRIO_CGROUP_MANAGER (cgroupfs by default; systemd; or "auto" for the
 # daemon's own choice, which is systemd under systemd) picks the driver.
 cmd_e2e() {
-	local out=$REPO/_output/vm mgr=${CRIO_CGROUP_MANAGER:-cgroupfs} src=$REPO
+	local out=$VM_OUT mgr=${CRIO_CGROUP_MANAGER:-cgroupfs} src=$REPO
 	case $mgr in cgroupfs|systemd|auto) ;; *) die "CRIO_CGROUP_MANAGER must be cgroupfs, systemd or auto, not $mgr" ;; esac
 	mkdir -p "$out"
 	src=$(source_tree "$out/src")
@@ -597,7 +600,7 @@ exit \$rc"
 # systemd's crio-* units sampled every 15 s during the suite and listed once
 # after it (before the cleanup), where none should be left.
 cmd_critest() {
-	local out=$REPO/_output/vm mgr=${CRIO_CGROUP_MANAGER:-systemd} src=$REPO
+	local out=$VM_OUT mgr=${CRIO_CGROUP_MANAGER:-systemd} src=$REPO
 	case $mgr in cgroupfs|systemd) ;; *) die "CRIO_CGROUP_MANAGER must be cgroupfs or systemd, not $mgr" ;; esac
 	mkdir -p "$out"
 	src=$(source_tree "$out/src-critest")
@@ -642,7 +645,7 @@ EOF
 # test/kube test binary on the host, and runs that binary in the VM (default:
 # the systemd driver's kubelet test, TestKubeletSystemdDriver).
 cmd_kube() {
-	local out=$REPO/_output/vm src=$REPO
+	local out=$VM_OUT src=$REPO
 	mkdir -p "$out"
 	src=$(source_tree "$out/src-kube")
 	local kv kbin=$REPO/_output/kube
