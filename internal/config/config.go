@@ -8,6 +8,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -208,7 +209,7 @@ type MetricsConfig struct {
 	MetricsPort       int      `toml:"metrics_port" doc:"Port of the metrics endpoint."`
 	MetricsSocket     string   `toml:"metrics_socket" doc:"Unix socket of the metrics endpoint, instead of host and port."`
 	EnableProfile     bool     `toml:"enable_profile" doc:"Also serve /debug/pprof on the metrics endpoint."`
-	MetricsCollectors []string `toml:"metrics_collectors" doc:"Accepted for CRI-O compatibility and not used: every crio metric is served (crio's metric names are its own)."`
+	MetricsCollectors []string `toml:"metrics_collectors" doc:"The metric families served, by CRI-O collector name (with or without the crio_ prefix) or crio's own (operations_in_flight, image_pulls_duration_seconds, containers); the Go runtime and process metrics are always served. A CRI-O collector crio has no family for serves nothing; an unknown name is refused."`
 	MetricsCert       string   `toml:"metrics_cert" doc:"Accepted for CRI-O compatibility and not used: the metrics endpoint serves plain HTTP (a warning says so when set)."`
 	MetricsKey        string   `toml:"metrics_key" doc:"Accepted for CRI-O compatibility and not used: the metrics endpoint serves plain HTTP (a warning says so when set)."`
 }
@@ -329,14 +330,8 @@ func Default() *Config {
 		Metrics: MetricsConfig{
 			MetricsHost: "127.0.0.1",
 			MetricsPort: 9090,
-			MetricsCollectors: []string{
-				"image_pulls_layer_size", "containers_events_dropped_total", "containers_oom_total",
-				"processes_defunct", "operations_total", "operations_latency_seconds",
-				"operations_latency_seconds_total", "operations_errors_total", "image_pulls_bytes_total",
-				"image_pulls_skipped_bytes_total", "image_pulls_failure_total", "image_pulls_success_total",
-				"image_layer_reuse_total", "containers_oom_count_total",
-				"containers_seccomp_notifier_count_total", "resources_stalled_at_stage",
-			},
+			// CRI-O's collectors, then crio's own: every family is served.
+			MetricsCollectors: append(slices.Clone(CRIOMetricsCollectors), CrioMetricsCollectors...),
 		},
 		Tracing: TracingConfig{
 			TracingEndpoint: "127.0.0.1:4317",

@@ -170,6 +170,7 @@ func TestValidationErrors(t *testing.T) {
 		{"network dir", "[crio.network]\nnetwork_dir = \"net.d\"", "crio.network.network_dir"},
 		{"plugin dirs", "[crio.network]\nplugin_dirs = []", "crio.network.plugin_dirs"},
 		{"metrics port", "[crio.metrics]\nmetrics_port = 99999", "crio.metrics.metrics_port"},
+		{"metrics collector", "[crio.metrics]\nmetrics_collectors = [\"crio_operations_total\", \"crio_flux\"]", "crio_flux"},
 		{"stats period", "[crio.stats]\nstats_collection_period = -1", "crio.stats.stats_collection_period"},
 		{"metric group", "[crio.stats]\nincluded_pod_metrics = [\"cpu\", \"gpu\"]", "crio.stats.included_pod_metrics"},
 	}
@@ -188,6 +189,14 @@ func TestValidationErrors(t *testing.T) {
 				t.Errorf("error %q does not name file %q", msg, f)
 			}
 		})
+	}
+}
+
+func TestMetricsCollectorsTakeCRIONamesWithOrWithoutPrefix(t *testing.T) {
+	f := write(t, filepath.Join(t.TempDir(), "c.conf"),
+		"[crio.metrics]\nmetrics_collectors = [\"crio_operations_total\", \"container_runtime_crio_image_pulls_bytes_total\", \"processes_defunct\", \"operations_in_flight\"]\n")
+	if _, err := Load(f, "", true, false); err != nil {
+		t.Fatalf("CRI-O and crio collector names refused: %v", err)
 	}
 }
 

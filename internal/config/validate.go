@@ -251,6 +251,12 @@ func validate(c *Config) []*FieldError {
 	if c.Metrics.EnableMetrics && c.Metrics.MetricsSocket == "" && net.ParseIP(c.Metrics.MetricsHost) == nil && c.Metrics.MetricsHost != "localhost" {
 		bad("crio.metrics.metrics_host", "%q is not an IP address", c.Metrics.MetricsHost)
 	}
+	for _, n := range c.Metrics.MetricsCollectors {
+		if !knownMetricsCollector(n) {
+			bad("crio.metrics.metrics_collectors", "%q is not a metrics collector (CRI-O's: %s; crio's: %s)", n,
+				strings.Join(CRIOMetricsCollectors, ", "), strings.Join(CrioMetricsCollectors, ", "))
+		}
+	}
 	if c.Stats.StatsCollectionPeriod < 0 {
 		bad("crio.stats.stats_collection_period", "may not be negative, got %d", c.Stats.StatsCollectionPeriod)
 	}

@@ -149,7 +149,7 @@ func Run(ctx context.Context, o Options) error {
 
 	var m *metrics.Metrics
 	if cfg.Metrics.EnableMetrics {
-		m = metrics.New(srv.ContainerStates)
+		m = metrics.New(cfg.Metrics.MetricsCollectors, srv.ContainerStates)
 		images.OnPull(m.ImagePulled)
 		srv.OnOOM(m.OOMKilled)
 		ms, err := metrics.Serve(cfg.Metrics, m, log)

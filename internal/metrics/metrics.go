@@ -4,11 +4,14 @@
 package metrics
 
 import (
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	prometheuscollectors "github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc/codes"
+
+	"github.com/crio/crio/internal/config"
 )
 
 const namespace = "crio"
@@ -27,9 +30,14 @@ type Metrics struct {
 	ooms        prometheus.Counter
 }
 
-// New registers every collector. containersByState, when set, is asked for
-// the number of containers per state at each scrape (answered from memory).
-func New(containersByState func() map[string]int) *Metrics {
+// New registers the collectors that metrics_collectors lists (names as in
+// config.MetricsCollectorName, prefix or not). A family is served when any
+// of its collector names is listed: CRI-O splits some of crio's families in
+// two (pull successes and failures, last and summed latency). The Go runtime
+// and process collectors are always served, as in CRI-O. containersByState,
+// when set, is asked for the number of containers per state at each scrape
+// (answered from memory).
+func New(collectors []string, containersByState func() map[string]int) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -67,9 +75,31 @@ func New(containersByState func() map[string]int) *Metrics {
 			Help: "Containers killed by the kernel's OOM killer.",
 		}),
 	}
-	m.Registry.MustRegister(m.operations, m.errors, m.latency, m.inFlight, m.pulls, m.pullBytes, m.pullSeconds, m.ooms,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if containersByState != nil {
+	listed := make(map[string]bool, len(collectors))
+	for _, c := range collectors {
+		listed[config.MetricsCollectorName(c)] = true
+	}
+	// Unregistered families still count (their methods need no nil
+	// checks); they are just not gathered.
+	for _, f := range []struct {
+		c     prometheus.Collector
+		names []string
+	}{
+		{m.operations, []string{"operations_total"}},
+		{m.errors, []string{"operations_errors_total"}},
+		{m.latency, []string{"operations_latency_seconds", "operations_latency_seconds_total"}},
+		{m.inFlight, []string{"operations_in_flight"}},
+		{m.pulls, []string{"image_pulls_success_total", "image_pulls_failure_total"}},
+		{m.pullBytes, []string{"image_pulls_bytes_total"}},
+		{m.pullSeconds, []string{"image_pulls_duration_seconds"}},
+		{m.ooms, []string{"containers_oom_total"}},
+	} {
+		if slices.ContainsFunc(f.names, func(n string) bool { return listed[n] }) {
+			m.Registry.MustRegister(f.c)
+		}
+	}
+	m.Registry.MustRegister(prometheuscollectors.NewGoCollector(), prometheuscollectors.NewProcessCollector(prometheuscollectors.ProcessCollectorOpts{}))
+	if containersByState != nil && listed["containers"] {
 		m.Registry.MustRegister(&stateCollector{count: containersByState, desc: prometheus.NewDesc(
 			namespace+"_containers", "Containers known to the daemon, by state.", []string{"state"}, nil)})
 	}

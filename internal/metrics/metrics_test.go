@@ -15,7 +15,7 @@ import (
 )
 
 func TestEndpointServesCountersAndProfile(t *testing.T) {
-	m := New(func() map[string]int { return map[string]int{"running": 3} })
+	m := New(config.Default().Metrics.MetricsCollectors, func() map[string]int { return map[string]int{"running": 3} })
 	done := m.Started("Version")
 	done(codes.OK)
 	done = m.Started("PullImage")
@@ -73,4 +73,27 @@ func get(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %s", url, resp.Status)
 	}
 	return string(b)
+}
+
+func TestOnlyListedCollectorsAreServed(t *testing.T) {
+	m := New([]string{"crio_operations_total", "image_pulls_failure_total"}, func() map[string]int { return map[string]int{"running": 1} })
+	m.Started("Version")(codes.Internal)
+	m.ImagePulled(10, time.Second, nil)
+	m.OOMKilled()
+	s, err := Serve(config.MetricsConfig{MetricsHost: "127.0.0.1"}, m, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	body := get(t, "http://"+s.Addr+"/metrics")
+	for _, want := range []string{`crio_operations_total{operation="Version"} 1`, `crio_image_pulls_total{result="success"} 1`, `go_goroutines`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("listed family missing: no %q in\n%s", want, body)
+		}
+	}
+	for _, unwanted := range []string{"crio_operations_errors_total", "crio_operations_latency_seconds", "crio_image_pulls_bytes_total", "crio_containers_oom_total", "crio_containers{", "crio_operations_in_flight"} {
+		if strings.Contains(body, unwanted) {
+			t.Errorf("unlisted family %q served", unwanted)
+		}
+	}
 }
