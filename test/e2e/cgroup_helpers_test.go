@@ -3,10 +3,12 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crio/crio/internal/cgroups"
 )
@@ -23,6 +25,20 @@ func requireCgroupfs(t testing.TB) {
 	if testDriver() != cgroups.Cgroupfs {
 		t.Skip("cgroupfs parents; the daemons here run the systemd driver (see TestSystemdCgroupDriver)")
 	}
+}
+
+// testPodParent is a cgroup parent of the test's own for a pod: a
+// cgroupfs path, or under the systemd driver a slice (the kubelet's kind
+// of parent), stopped when the test ends.
+func testPodParent(t testing.TB, name string) string {
+	t.Helper()
+	n := time.Now().UnixNano() % 1_000_000_000
+	if testDriver() != cgroups.Systemd {
+		return fmt.Sprintf("/crio-e2e-%d/%s", n, name)
+	}
+	slice := fmt.Sprintf("crioe2e%d", n)
+	t.Cleanup(func() { _ = exec.Command("systemctl", "stop", slice+".slice").Run() })
+	return fmt.Sprintf("%s-%s.slice", slice, name)
 }
 
 // cgroupDir is the cgroup rel (a path below a hierarchy's root, or a

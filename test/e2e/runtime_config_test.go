@@ -50,9 +50,8 @@ func TestUpdateRuntimeConfigPodCIDRReachesIPAM(t *testing.T) {
 
 func TestUpdatePodSandboxResourcesSetsThePodCgroup(t *testing.T) {
 	requireRoot(t)
-	requireCgroupfs(t)
 	d := framework.NewDaemon(t, framework.Options{})
-	parent := fmt.Sprintf("/crio-e2e-%d/pod-update", subnetSeq.Add(1))
+	parent := testPodParent(t, "podupdate")
 	id := runPod(t, d, podConfig("resize", func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = parent }))
 	t.Cleanup(func() { removePod(t, d, id) })
 	ctx := framework.Ctx(t)
