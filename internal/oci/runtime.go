@@ -56,6 +56,7 @@ type Runtime struct {
 	spawned atomic.Int64
 
 	monitor *exitMonitor
+	journal *journald
 	// oom is nil unless systemd removes containers' cgroups (the systemd
 	// driver on cgroup v2).
 	oom *oomWatcher
@@ -78,7 +79,7 @@ func New(cfg *config.Config, opts Options, onExit func(id string)) (*Runtime, er
 			return nil, fmt.Errorf("creating %s: %w", d, err)
 		}
 	}
-	r := &Runtime{cfg: cfg, opts: opts, log: opts.Logger, handlers: map[string]*handlerEntry{}}
+	r := &Runtime{cfg: cfg, opts: opts, log: opts.Logger, handlers: map[string]*handlerEntry{}, journal: newJournald()}
 	m, err := newExitMonitor(opts.ExitsDir, onExit, opts.Logger)
 	if err != nil {
 		return nil, err
@@ -214,6 +215,7 @@ func (r *Runtime) Create(ctx context.Context, c *Container) error {
 	if c.LogPath != "" {
 		args = append(args, "-l", "k8s-file:"+c.LogPath)
 	}
+	args = append(args, r.journalLogArgs()...)
 	if c.RestoreFrom != "" {
 		// conmon runs `runtime restore --detach --image-path DIR
 		// --work-path BUNDLE`; the process runs once it returns.
