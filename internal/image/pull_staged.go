@@ -26,6 +26,9 @@ import (
 	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/chrootarchive"
 	"go.podman.io/storage/pkg/tarlog"
+	"go.podman.io/storage/pkg/unshare"
+
+	"github.com/crio/crio/internal/layerapply"
 )
 
 // Staged layers. PutLayer unpacks a layer only once its parent exists,
@@ -39,10 +42,13 @@ import (
 // the staging directories a killed pull leaves are removed when storage
 // shuts down, or by the check after an unclean shutdown).
 //
-// layerDiffer unpacks with chrootarchive.UntarUncompressed, the same
-// re-executed, chrooted child PutLayer uses (hostile archives stay as
-// harmless), with the driver's tar options (the overlay whiteout
-// conversion), and records what PutLayer's applyDiff records: the DiffID
+// layerDiffer unpacks in this process with layerapply.Apply, which
+// resolves every member inside the staging directory (openat2
+// RESOLVE_IN_ROOT) as storage's chrooted child does, with the overlay
+// whiteout conversion; with options it does not cover (rootless, ID
+// mappings, a forced mask, the AUFS whiteout format) it unpacks with
+// chrootarchive.UntarUncompressed, the re-executed, chrooted child
+// PutLayer uses. Either way hostile archives stay as harmless. It records what PutLayer's applyDiff records: the DiffID
 // and the blob's digest and size (all checked before anything is
 // registered), the uncompressed size, the UIDs and GIDs of the members,
 // and the tar-split that Diff and exports rebuild the layer tar from. Not
@@ -78,6 +84,7 @@ type layerDiffer struct {
 	info   types.BlobInfo
 	diffID digest.Digest
 	wrap   func(io.Reader) io.Reader // progress and cancellation
+	chroot bool                      // unpack in storage's chrooted child even when Apply could
 
 	decomp time.Duration
 	root   *rootAttrs
@@ -152,7 +159,12 @@ func (d *layerDiffer) ApplyDiff(dest string, opts *archive.TarOptions, dopts *dr
 	if err != nil {
 		return out, err
 	}
-	untarErr := chrootarchive.UntarUncompressed(payload, dest, opts)
+	var untarErr error
+	if !d.chroot && inProcessApplies(opts) {
+		untarErr = layerapply.Apply(payload, dest)
+	} else {
+		untarErr = chrootarchive.UntarUncompressed(payload, dest, opts)
+	}
 	if untarErr == nil {
 		// The trailing padding belongs in the DiffID and the tar-split.
 		_, untarErr = io.Copy(io.Discard, payload)
@@ -177,6 +189,10 @@ func (d *layerDiffer) ApplyDiff(dest string, opts *archive.TarOptions, dopts *dr
 	}
 	if untarErr == nil && splitErr == nil && h.Digest() != d.diffID {
 		d.err = fmt.Errorf("%w: layer %s unpacks to %s, the config says %s", ErrBadImage, d.info.Digest, h.Digest(), d.diffID)
+		return out, d.err
+	}
+	if errors.Is(untarErr, layerapply.ErrMember) {
+		d.err = fmt.Errorf("%w: layer %s: %v", ErrBadImage, d.info.Digest, untarErr)
 		return out, d.err
 	}
 	if untarErr != nil {
@@ -219,6 +235,16 @@ func (d *layerDiffer) ApplyDiff(dest string, opts *archive.TarOptions, dopts *dr
 	return out, nil
 }
 
+// inProcessApplies reports whether layerapply.Apply unpacks as storage
+// would with opts: the overlay driver's options as root, with the kernel's
+// whiteouts and nothing remapped, masked or excluded.
+func inProcessApplies(opts *archive.TarOptions) bool {
+	return opts.WhiteoutFormat == archive.OverlayWhiteoutFormat && opts.WhiteoutData == nil &&
+		!opts.InUserNS && !opts.IgnoreChownErrors && !opts.NoLchown && opts.ChownOpts == nil &&
+		opts.ForceMask == nil && len(opts.UIDMaps) == 0 && len(opts.GIDMaps) == 0 &&
+		len(opts.ExcludePatterns) == 0 && !unshare.IsRootless()
+}
+
 // stageLayer downloads the blob of a layer and unpacks it, as it comes,
 // into a staging directory. On an error nothing is left staged.
 func (s *Service) stageLayer(ctx context.Context, src types.ImageSource, info types.BlobInfo, diffID digest.Digest, tmpDir string, touch func()) stagedLayer {
@@ -257,7 +283,7 @@ func (s *Service) stageLayer(ctx context.Context, src types.ImageSource, info ty
 		}
 		return finishErr
 	}
-	d := &layerDiffer{blob: blob, finish: finish, info: info, diffID: diffID, wrap: wrap}
+	d := &layerDiffer{blob: blob, finish: finish, info: info, diffID: diffID, wrap: wrap, chroot: s.chrootApply}
 	out, err := s.store.PrepareStagedLayer(nil, d)
 	st := stagedLayer{out: out, root: d.root, decomp: d.decomp}
 	if err != nil {

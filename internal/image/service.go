@@ -59,6 +59,10 @@ type Service struct {
 	// noStaging makes pulls apply layers one by one with PutLayer (to
 	// compare the two in a benchmark).
 	noStaging bool
+	// chrootApply makes staged layers unpack in storage's re-executed,
+	// chrooted child instead of in this process (to compare the two in
+	// a benchmark).
+	chrootApply bool
 
 	mu    sync.Mutex
 	cache map[string]*cachedInfo // image ID -> facts that never change for an ID
