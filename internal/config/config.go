@@ -93,7 +93,7 @@ type RuntimeConfig struct {
 	HostPathMustExist                  bool                      `toml:"host_path_must_exist" doc:"Refuse a mount whose host path does not exist, instead of creating it."`
 	RestrictOOMScoreAdj                bool                      `toml:"restrict_oom_score_adj" doc:"Clamp oom_score_adj to what the daemon itself may set (crio always does; the key is accepted for compatibility)."`
 	NoPivot                            bool                      `toml:"no_pivot" doc:"Accepted for CRI-O compatibility and not used: the OCI runtime always uses pivot_root."`
-	DecryptionKeysPath                 string                    `toml:"decryption_keys_path" doc:"Accepted for CRI-O compatibility and not used: image layers are never decrypted."`
+	DecryptionKeysPath                 string                    `toml:"decryption_keys_path" doc:"Directory of the private keys (JWE/PKCS#8, PKCS#7, GPG) that decrypt encrypted image layers (ocicrypt) at pull; read at each pull of an encrypted image. Symbolic links in it are refused; a missing directory means no keys."`
 	AdditionalArtifactStores           []string                  `toml:"additional_artifact_stores" doc:"Accepted for CRI-O compatibility and not used: OCI artifacts are not supported."`
 	ConmonCgroup                       string                    `toml:"conmon_cgroup" doc:"Deprecated in CRI-O in favour of a handler's monitor_cgroup. As in CRI-O, when set it replaces every handler's monitor_cgroup when the configuration loads."`
 	MinInjectedGOMAXPROCS              int64                     `toml:"min_injected_gomaxprocs" doc:"Accepted for CRI-O compatibility and not used: GOMAXPROCS is never injected into containers."`

@@ -44,6 +44,7 @@ var reloadable = []struct {
 	{"crio.image.registries_conf_dir", func(c *Config) any { return c.Image.RegistriesConfDir }, func(d, s *Config) { d.Image.RegistriesConfDir = s.Image.RegistriesConfDir }},
 	{"crio.image.insecure_registries", func(c *Config) any { return c.Image.InsecureRegistries }, func(d, s *Config) { d.Image.InsecureRegistries = slices.Clone(s.Image.InsecureRegistries) }},
 	{"crio.image.signature_policy", func(c *Config) any { return c.Image.SignaturePolicy }, func(d, s *Config) { d.Image.SignaturePolicy = s.Image.SignaturePolicy }},
+	{"crio.runtime.decryption_keys_path", func(c *Config) any { return c.Runtime.DecryptionKeysPath }, func(d, s *Config) { d.Runtime.DecryptionKeysPath = s.Runtime.DecryptionKeysPath }},
 	{"crio.runtime.seccomp_profile", func(c *Config) any { return c.Runtime.SeccompProfile }, func(d, s *Config) { d.Runtime.SeccompProfile = s.Runtime.SeccompProfile }},
 }
 

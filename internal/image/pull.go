@@ -209,14 +209,25 @@ func (s *Service) pullOne(ctx context.Context, named reference.Named, cfg *confi
 	if err != nil {
 		return "", fmt.Errorf("storage reference for %s: %w", named, err)
 	}
-	_, err = copy.Image(ctx, pc, destRef, v.ref, &copy.Options{
+	opts := &copy.Options{
 		SourceCtx:            sys,
 		DestinationCtx:       sys,
 		Progress:             progress,
 		ProgressInterval:     progressInterval(timeout),
 		MaxParallelDownloads: uint(parallel),
-	})
+	}
+	isEncrypted := encrypted(v.layers)
+	if isEncrypted {
+		if opts.OciDecryptConfig, err = decryptConfig(cfg.Runtime.DecryptionKeysPath); err != nil {
+			return "", err
+		}
+	}
+	_, err = copy.Image(ctx, pc, destRef, v.ref, opts)
 	if err != nil {
+		if isEncrypted && strings.Contains(err.Error(), "decrypting layer") {
+			// ocicrypt's errors have no type to match.
+			err = fmt.Errorf("image has encrypted layers and no key in crio.runtime.decryption_keys_path (%s) decrypts them: %w", cfg.Runtime.DecryptionKeysPath, err)
+		}
 		return "", classify(named, err)
 	}
 	failpoint.Hit(failpoint.ImagePullAfterCopy)
