@@ -61,6 +61,12 @@ func (m *Manager) Checkpoint(ctx context.Context, id, location string) (int64, e
 	if st := c.State(); st != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		return 0, fmt.Errorf("%w: container %s is %s, not RUNNING", ErrState, c.ID, st)
 	}
+	return m.checkpointLocked(ctx, c, location)
+}
+
+// checkpointLocked writes the archive of c, running (or paused by
+// CheckpointPod) and locked by the caller, to location.
+func (m *Manager) checkpointLocked(ctx context.Context, c *store.Container, location string) (int64, error) {
 	start := time.Now()
 	w, err := checkpoint.NewWork(location)
 	if err != nil {

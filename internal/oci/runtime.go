@@ -419,6 +419,29 @@ func (r *Runtime) Checkpoint(ctx context.Context, c *Container, imagePath, workP
 	return nil
 }
 
+// Pause freezes every process of the container (`runtime pause`, the
+// cgroup freezer). A pod checkpoint pauses all its containers before it
+// dumps any, for one pod-wide cut; CRIU leaves a cgroup it found frozen
+// frozen after its dump.
+func (r *Runtime) Pause(ctx context.Context, c *Container) error {
+	h, _, err := r.Handler(c.Handler)
+	if err != nil {
+		return err
+	}
+	_, err = r.runtime(ctx, h, "pause", c.ID)
+	return err
+}
+
+// Resume thaws a container Pause froze.
+func (r *Runtime) Resume(ctx context.Context, c *Container) error {
+	h, _, err := r.Handler(c.Handler)
+	if err != nil {
+		return err
+	}
+	_, err = r.runtime(ctx, h, "resume", c.ID)
+	return err
+}
+
 // Kill sends sig to the container's init process. It signals the process
 // itself through a pidfd, which `runtime kill` would do after costing a
 // process (17 ms of runc here) per stop; the runtime is the fallback for

@@ -71,8 +71,9 @@ func TestMetricsEndpointCountsRPCs(t *testing.T) {
 	if after := counter(t, body, `crio_operations_total{operation="Version"}`); after != before+3 {
 		t.Errorf("Version counter went from %d to %d, want +3", before, after)
 	}
-	if n := counter(t, body, `crio_operations_errors_total{code="Unimplemented",operation="CheckpointPod"}`); n != 1 {
-		t.Errorf("Unimplemented CheckpointPod error counter = %d, want 1", n)
+	// An empty request names no pod: InvalidArgument.
+	if n := counter(t, body, `crio_operations_errors_total{code="InvalidArgument",operation="CheckpointPod"}`); n != 1 {
+		t.Errorf("InvalidArgument CheckpointPod error counter = %d, want 1", n)
 	}
 	if counter(t, body, `crio_operations_latency_seconds_count{operation="Version"}`) < 4 {
 		t.Error("latency histogram does not count Version")
