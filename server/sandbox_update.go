@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crio/crio/internal/cgroups"
+	"github.com/crio/crio/internal/systemd"
 )
 
 // UpdatePodSandboxResources applies the pod-level resources (the sum of
@@ -39,6 +41,21 @@ func (s *Server) UpdatePodSandboxResources(ctx context.Context, req *runtimeapi.
 	if err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "updating pod sandbox %s resources: %v", sb.ID, err)
 	}
+	if cgroups.Driver(s.cfg.Get().Runtime.CgroupManager) == cgroups.Systemd {
+		sl := systemd.SliceLimits{MemoryMax: l.MemoryBytes, CPUQuota: l.CPUQuota, CPUPeriod: l.CPUPeriod}
+		if l.CPUShares > 0 {
+			sl.CPUWeight = cgroups.SharesToWeight(l.CPUShares)
+		}
+		err := systemd.SetSliceLimits(ctx, cgroups.PodSlice(sb.CgroupPath), sl)
+		if errors.Is(err, systemd.ErrNoSlice) {
+			return nil, status.Errorf(codes.FailedPrecondition, "updating pod sandbox %s resources: its cgroup parent: %v", sb.ID, err)
+		}
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "updating pod sandbox %s resources: %v", sb.ID, err)
+		}
+	}
+	// The files too: the cpuset has no property older systemd takes, and
+	// cgroupfs has only them.
 	if err := cgroups.Apply(sb.CgroupPath, l); err != nil {
 		return nil, status.Errorf(codes.Internal, "updating pod sandbox %s resources: %v", sb.ID, err)
 	}

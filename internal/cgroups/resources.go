@@ -18,6 +18,13 @@ type Limits struct {
 	CpusetCpus, CpusetMems string
 }
 
+// SharesToWeight is the kubelet's (and runc's) conversion of CRI CPU
+// shares [2, 262144] to a cgroup v2 cpu.weight [1, 10000].
+func SharesToWeight(shares uint64) uint64 {
+	shares = min(max(shares, 2), 262144)
+	return 1 + ((shares-2)*9999)/262142
+}
+
 // Apply writes l to the cgroup at path (relative to each hierarchy's
 // root), in cgroup v1 or v2 form.
 func Apply(path string, l Limits) error {
@@ -26,9 +33,7 @@ func Apply(path string, l Limits) error {
 	if IsV2() {
 		dir := filepath.Join(Root, path)
 		if l.CPUShares > 0 {
-			// The kubelet's shares -> weight conversion.
-			w := 1 + ((l.CPUShares-2)*9999)/262142
-			ws = append(ws, write{filepath.Join(dir, "cpu.weight"), strconv.FormatUint(w, 10)})
+			ws = append(ws, write{filepath.Join(dir, "cpu.weight"), strconv.FormatUint(SharesToWeight(l.CPUShares), 10)})
 		}
 		if l.CPUQuota != 0 || l.CPUPeriod > 0 {
 			quota := "max"

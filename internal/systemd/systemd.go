@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 
@@ -89,6 +90,75 @@ func StartScope(ctx context.Context, name, slice string, pid int, description st
 	case <-ctx.Done():
 		return fmt.Errorf("starting systemd unit %s: %w", name, ctx.Err())
 	}
+}
+
+// SliceLimits are a slice's resource properties; a zero field is left
+// as it is.
+type SliceLimits struct {
+	MemoryMax int64  // bytes
+	CPUWeight uint64 // cgroup v2 weight
+	CPUQuota  int64  // microseconds per period; -1 is unlimited
+	CPUPeriod uint64 // microseconds
+}
+
+func (l SliceLimits) properties() []sd.Property {
+	var props []sd.Property
+	if l.MemoryMax > 0 {
+		props = append(props, sd.Property{Name: "MemoryMax", Value: godbus.MakeVariant(uint64(l.MemoryMax))})
+	}
+	if l.CPUWeight > 0 {
+		props = append(props, sd.Property{Name: "CPUWeight", Value: godbus.MakeVariant(l.CPUWeight)})
+	}
+	period := l.CPUPeriod
+	if period == 0 {
+		period = 100000
+	}
+	if l.CPUPeriod > 0 {
+		props = append(props, sd.Property{Name: "CPUQuotaPeriodUSec", Value: godbus.MakeVariant(period)})
+	}
+	switch {
+	case l.CPUQuota > 0:
+		// systemd's quota is per second; runc rounds it up to whole
+		// percent-of-a-CPU steps of 10 ms the same way.
+		perSec := uint64(l.CPUQuota) * 1_000_000 / period
+		if perSec%10000 != 0 {
+			perSec = (perSec/10000 + 1) * 10000
+		}
+		props = append(props, sd.Property{Name: "CPUQuotaPerSecUSec", Value: godbus.MakeVariant(perSec)})
+	case l.CPUQuota < 0:
+		props = append(props, sd.Property{Name: "CPUQuotaPerSecUSec", Value: godbus.MakeVariant(uint64(math.MaxUint64))})
+	}
+	return props
+}
+
+// ErrNoSlice is SetSliceLimits' error for a slice systemd does not have.
+var ErrNoSlice = errors.New("systemd has no such slice")
+
+// SetSliceLimits sets a pod slice's resource properties, so that systemd,
+// which owns the slice's cgroup, keeps the limits rather than resetting
+// files written behind its back. The slice is the kubelet's (it makes
+// each pod's before RunPodSandbox and removes it after the pod); one
+// systemd does not have is ErrNoSlice, not made here, since nothing here
+// would remove it.
+func SetSliceLimits(ctx context.Context, slice string, l SliceLimits) error {
+	if !strings.HasSuffix(slice, ".slice") {
+		return fmt.Errorf("systemd slice %q: not a slice", slice)
+	}
+	active, err := UnitActive(ctx, slice)
+	if err != nil {
+		return err
+	}
+	if !active {
+		return fmt.Errorf("%w: %s is not active", ErrNoSlice, slice)
+	}
+	c, err := connection(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.SetUnitPropertiesContext(ctx, slice, true, l.properties()...); err != nil {
+		return fmt.Errorf("setting the properties of systemd unit %s: %w", slice, err)
+	}
+	return nil
 }
 
 // StopUnit stops the unit, killing what is left in it, and waits for the

@@ -28,8 +28,9 @@ func requireCgroupfs(t testing.TB) {
 }
 
 // testPodParent is a cgroup parent of the test's own for a pod: a
-// cgroupfs path, or under the systemd driver a slice (the kubelet's kind
-// of parent), stopped when the test ends.
+// cgroupfs path, or under the systemd driver a slice started as the
+// kubelet starts its pods' before RunPodSandbox, stopped when the test
+// ends.
 func testPodParent(t testing.TB, name string) string {
 	t.Helper()
 	n := time.Now().UnixNano() % 1_000_000_000
@@ -38,7 +39,11 @@ func testPodParent(t testing.TB, name string) string {
 	}
 	slice := fmt.Sprintf("crioe2e%d", n)
 	t.Cleanup(func() { _ = exec.Command("systemctl", "stop", slice+".slice").Run() })
-	return fmt.Sprintf("%s-%s.slice", slice, name)
+	pod := fmt.Sprintf("%s-%s.slice", slice, name)
+	if out, err := exec.Command("systemctl", "start", pod).CombinedOutput(); err != nil {
+		t.Fatalf("systemctl start %s: %v: %s", pod, err, out)
+	}
+	return pod
 }
 
 // cgroupDir is the cgroup rel (a path below a hierarchy's root, or a

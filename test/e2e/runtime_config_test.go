@@ -5,6 +5,7 @@ import (
 	"net"
 	osexec "os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -72,6 +73,14 @@ func TestUpdatePodSandboxResourcesSetsThePodCgroup(t *testing.T) {
 	}
 	if got := cgroupValue(t, "cpu", parent, "cpu.cfs_quota_us", "cpu.max"); got != "50000" && got != "50000 100000" {
 		t.Errorf("pod cpu quota %s, want 50000", got)
+	}
+	if testDriver() == cgroups.Systemd {
+		// systemd owns the slice: the limit must be its property, or
+		// systemd resets the file on its next reload.
+		out, err := osexec.Command("systemctl", "show", "--value", "-p", "MemoryMax", parent).Output()
+		if got := strings.TrimSpace(string(out)); err != nil || got != fmt.Sprint(128*mib) {
+			t.Errorf("slice %s MemoryMax property %q (%v), want %d", parent, got, err, 128*mib)
+		}
 	}
 	if _, err := d.Runtime.UpdatePodSandboxResources(ctx, &runtimeapi.UpdatePodSandboxResourcesRequest{PodSandboxId: "nonexistent"}); status.Code(err) != codes.NotFound {
 		t.Errorf("unknown pod: %v, want NotFound", err)
