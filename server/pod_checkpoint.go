@@ -153,6 +153,17 @@ func (s *Server) RestorePod(ctx context.Context, req *runtimeapi.RestorePodReque
 		}
 	}()
 
+	// In a pod PID namespace CRIU gives each restored process its
+	// checkpointed PID; the containers are restored one at a time, and
+	// one already running forks (its shell's sleep) with the
+	// namespace's next free PID, which may be one a later container
+	// needs (CRIU: "Can't fork for 6: File exists"). New PIDs start
+	// above every checkpointed one instead.
+	if sb, err := s.sandboxes.Get(id); err == nil && sb.InfraPID > 0 && man.MaxPID > 0 {
+		if err := checkpoint.ReservePIDs(ctx, sb.InfraPID, man.MaxPID); err != nil {
+			return nil, status.Errorf(codes.Internal, "RestorePod: %v", err)
+		}
+	}
 	resp := &runtimeapi.RestorePodResponse{PodSandboxId: id}
 	for _, pc := range man.Containers {
 		cfg := proto.Clone(cfgs[pc.Name]).(*runtimeapi.ContainerConfig)

@@ -2,13 +2,16 @@ package checkpoint
 
 import (
 	"archive/tar"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -37,6 +40,9 @@ type PodManifest struct {
 	Handler   string `json:"runtimeHandler"`
 	// Sandbox is the pod's PodSandboxConfig, protojson.
 	Sandbox json.RawMessage `json:"podSandboxConfig"`
+	// MaxPID, for a pod with its own PID namespace, is the highest PID
+	// in it at the cut; a restore makes new processes start above it.
+	MaxPID int `json:"maxPid,omitempty"`
 	// Containers are in checkpoint order, which is the order a restore
 	// creates them in.
 	Containers []PodContainer `json:"containers"`
@@ -208,4 +214,57 @@ func ReadArchiveCRIConfig(path string) (*runtimeapi.ContainerConfig, error) {
 		}
 		return cfg, nil
 	}
+}
+
+// MaxPIDInNamespace is the highest PID, as the namespace numbers it,
+// of any thread in the PID namespace /proc/nsPID/ns/pid names: the
+// restored processes of a shared namespace get back their PIDs, and new
+// forks in the new namespace must not take one a container restored
+// later needs.
+func MaxPIDInNamespace(nsPID int) (int, error) {
+	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", nsPID))
+	if err != nil {
+		return 0, fmt.Errorf("the pod's PID namespace: %w", err)
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	max := 0
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		if ns, err := os.Readlink(filepath.Join("/proc", p.Name(), "ns/pid")); err != nil || ns != want {
+			continue
+		}
+		tasks, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "task"))
+		for _, t := range tasks {
+			b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "task", t.Name(), "status"))
+			if err != nil {
+				continue
+			}
+			for _, l := range strings.Split(string(b), "\n") {
+				if f, ok := strings.CutPrefix(l, "NSpid:"); ok {
+					ids := strings.Fields(f)
+					if n, err := strconv.Atoi(ids[len(ids)-1]); err == nil && n > max {
+						max = n
+					}
+				}
+			}
+		}
+	}
+	return max, nil
+}
+
+// ReservePIDs makes the PID namespace of process nsPID hand out PIDs
+// above max to new processes (its ns_last_pid, which only a process
+// inside the namespace can write: nsenter forks one).
+func ReservePIDs(ctx context.Context, nsPID, max int) error {
+	out, err := exec.CommandContext(ctx, "nsenter", "--target", strconv.Itoa(nsPID), "--pid", "--",
+		"sh", "-c", "echo "+strconv.Itoa(max)+" > /proc/sys/kernel/ns_last_pid").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("setting the pod PID namespace's ns_last_pid to %d: %w: %s", max, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

@@ -124,6 +124,12 @@ func (m *Manager) CheckpointPod(ctx context.Context, sandboxID string, ids []str
 	if man.Sandbox, err = checkpoint.SandboxConfigJSON(sb.Config); err != nil {
 		return times, err
 	}
+	if sb.InfraPID > 0 {
+		// Taken while all are paused: the PIDs the restore will need.
+		if man.MaxPID, err = checkpoint.MaxPIDInNamespace(sb.InfraPID); err != nil {
+			return times, err
+		}
+	}
 	for i, c := range cs {
 		name := checkpoint.ArchiveName(i)
 		written = append(written, name)
