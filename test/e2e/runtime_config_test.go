@@ -64,14 +64,19 @@ func TestUpdatePodSandboxResourcesSetsThePodCgroup(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if got := cgroupValue(t, "memory", parent, "memory.limit_in_bytes", "memory.max"); got != fmt.Sprint(128*mib) {
+	// Where the pod's cgroup is: a slice's path has its parents' slices.
+	cg, err := cgroups.ResolveParent(testDriver(), parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cgroupValue(t, "memory", cg, "memory.limit_in_bytes", "memory.max"); got != fmt.Sprint(128*mib) {
 		t.Errorf("pod memory limit %s, want resources + overhead = %d", got, 128*mib)
 	}
 	// v2: the kubelet's shares -> weight conversion, 1 + (512-2)*9999/262142.
-	if got := cgroupValue(t, "cpu", parent, "cpu.shares", "cpu.weight"); got != "512" && !(cgroups.IsV2() && got == "20") {
+	if got := cgroupValue(t, "cpu", cg, "cpu.shares", "cpu.weight"); got != "512" && !(cgroups.IsV2() && got == "20") {
 		t.Errorf("pod cpu.shares (or weight) %s, want 512 (v2: 20)", got)
 	}
-	if got := cgroupValue(t, "cpu", parent, "cpu.cfs_quota_us", "cpu.max"); got != "50000" && got != "50000 100000" {
+	if got := cgroupValue(t, "cpu", cg, "cpu.cfs_quota_us", "cpu.max"); got != "50000" && got != "50000 100000" {
 		t.Errorf("pod cpu quota %s, want 50000", got)
 	}
 	if testDriver() == cgroups.Systemd {
