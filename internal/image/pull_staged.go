@@ -1,6 +1,7 @@
 package image
 
 import (
+	stdtar "archive/tar"
 	"bufio"
 	"context"
 	"errors"
@@ -132,17 +133,25 @@ func (d *layerDiffer) ApplyDiff(dest string, opts *archive.TarOptions, dopts *dr
 	}()
 
 	uids, gids := map[uint32]struct{}{}, map[uint32]struct{}{}
-	idLogger, err := tarlog.NewLogger(func(h *tar.Header) {
-		if !strings.HasPrefix(path.Base(h.Name), archive.WhiteoutPrefix) {
-			uids[uint32(h.Uid)] = struct{}{}
-			gids[uint32(h.Gid)] = struct{}{}
+	onHeader := func(name string, typ byte, uid, gid int) {
+		if !strings.HasPrefix(path.Base(name), archive.WhiteoutPrefix) {
+			uids[uint32(uid)] = struct{}{}
+			gids[uint32(gid)] = struct{}{}
 		}
-		if h.Typeflag == tar.TypeDir && path.Clean("/"+h.Name) == "/" {
+		if typ == tar.TypeDir && path.Clean("/"+name) == "/" {
 			d.root = &rootAttrs{}
 		}
-	})
-	if err != nil {
-		return out, err
+	}
+	inProcess := !d.chroot && inProcessApplies(opts)
+	// Storage's child reads the tar on its side: the owners and the root
+	// directory are read from a copy of the stream by a second tar reader
+	// (a pipe and a goroutine). Apply hands over its own headers instead.
+	var idLogger io.WriteCloser = nopWriteCloser{}
+	if !inProcess {
+		idLogger, err = tarlog.NewLogger(func(h *tar.Header) { onHeader(h.Name, h.Typeflag, h.Uid, h.Gid) })
+		if err != nil {
+			return out, err
+		}
 	}
 	loggerOpen := true
 	defer func() {
@@ -153,15 +162,18 @@ func (d *layerDiffer) ApplyDiff(dest string, opts *archive.TarOptions, dopts *dr
 	h := digest.Canonical.Digester()
 	var size countWriter
 	src := &errReader{r: d.wrap(tr)}
-	stream := io.TeeReader(src, io.MultiWriter(h.Hash(), &size, idLogger))
+	var stream io.Reader = io.TeeReader(src, io.MultiWriter(h.Hash(), &size))
+	if !inProcess {
+		stream = io.TeeReader(stream, idLogger)
+	}
 	packed := bufio.NewWriterSize(ts, 32<<10)
 	payload, done, err := asm.NewInputTarStreamWithDone(stream, tsstorage.NewJSONPacker(packed), tsstorage.NewDiscardFilePutter())
 	if err != nil {
 		return out, err
 	}
 	var untarErr error
-	if !d.chroot && inProcessApplies(opts) {
-		untarErr = layerapply.Apply(payload, dest)
+	if inProcess {
+		untarErr = layerapply.Apply(payload, dest, func(h *stdtar.Header) { onHeader(h.Name, h.Typeflag, h.Uid, h.Gid) })
 	} else {
 		untarErr = chrootarchive.UntarUncompressed(payload, dest, opts)
 	}
@@ -428,6 +440,11 @@ func (e *errReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+type nopWriteCloser struct{}
+
+func (nopWriteCloser) Write(p []byte) (int, error) { return len(p), nil }
+func (nopWriteCloser) Close() error                { return nil }
 
 type countWriter struct{ n int64 }
 

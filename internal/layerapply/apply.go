@@ -64,8 +64,9 @@ var maxTime = time.Unix(0, 1<<63-1)
 // up to the end of the archive, not the padding after it. It is what
 // storage's chrootarchive.UntarUncompressed does with the overlay
 // driver's options as root without ID mappings; other setups must use
-// that.
-func Apply(r io.Reader, dest string) (retErr error) {
+// that. onHeader, when not nil, is given every header read, before its
+// member is unpacked (so that a caller needs no second tar reader).
+func Apply(r io.Reader, dest string, onHeader func(*tar.Header)) (retErr error) {
 	root, err := os.OpenFile(dest, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening the layer directory: %w", err)
@@ -83,6 +84,9 @@ func Apply(r io.Reader, dest string) (retErr error) {
 		}
 		if err != nil {
 			return memberError("reading the tar: %v", err)
+		}
+		if onHeader != nil {
+			onHeader(hdr)
 		}
 		if err := a.member(hdr, tr); err != nil {
 			return err

@@ -157,7 +157,7 @@ func TestApplyKeepsHostileMembersInsideTheLayer(t *testing.T) {
 		symlink("leaf", filepath.Join(sandbox, "host-file")), // a symlink as the last component ...
 		file("leaf", "replaced the symlink\n", 0o600),        // ... is replaced, not followed
 	)
-	if err := Apply(bytes.NewReader(layer), dest); err != nil {
+	if err := Apply(bytes.NewReader(layer), dest, nil); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
 	unchanged()
@@ -199,7 +199,7 @@ func TestApplyRefusesHardLinksOutOfTheLayer(t *testing.T) {
 			if tc.entries == nil {
 				tc.entries = []entry{hardlink("evil", filepath.Join(sandbox, "host-file"))}
 			}
-			err := Apply(bytes.NewReader(tarOf(t, tc.entries...)), dest)
+			err := Apply(bytes.NewReader(tarOf(t, tc.entries...)), dest, nil)
 			if !errors.Is(err, ErrMember) || !strings.Contains(err.Error(), `hard link "evil"`) || !strings.Contains(err.Error(), "not a file of the layer") {
 				t.Errorf("Apply = %v; want ErrMember naming the hard link", err)
 			}
@@ -222,7 +222,7 @@ func TestApplyHardLinkInsideTheLayer(t *testing.T) {
 		symlink("host", filepath.Join(sandbox, "host-file")),
 		hardlink("host-link", "host"),
 	)
-	if err := Apply(bytes.NewReader(layer), dest); err != nil {
+	if err := Apply(bytes.NewReader(layer), dest, nil); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
 	unchanged()
@@ -258,7 +258,7 @@ func TestApplyWhiteouts(t *testing.T) {
 		file(".wh.rm", "", 0o644),        // "rm -rf /rm/sub": /rm is a whiteout already
 		file("rm/.wh.sub", "", 0o644),
 	)
-	if err := Apply(bytes.NewReader(layer), dest); err != nil {
+	if err := Apply(bytes.NewReader(layer), dest, nil); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
 	for _, name := range []string{"gone", "deep/er/x", "rm"} {
@@ -286,7 +286,7 @@ func TestApplyWhiteouts(t *testing.T) {
 	}
 	for _, name := range []string{"", ".", ".."} {
 		_, dest, _ := layerDir(t)
-		if err := Apply(bytes.NewReader(tarOf(t, file("d/.wh."+name, "", 0o644))), dest); !errors.Is(err, ErrMember) {
+		if err := Apply(bytes.NewReader(tarOf(t, file("d/.wh."+name, "", 0o644))), dest, nil); !errors.Is(err, ErrMember) {
 			t.Errorf("whiteout of %q: Apply = %v; want ErrMember", name, err)
 		}
 	}
@@ -307,7 +307,7 @@ func TestApplyRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, dest, _ := layerDir(t)
-			err := Apply(bytes.NewReader(tarOf(t, tc.entries...)), dest)
+			err := Apply(bytes.NewReader(tarOf(t, tc.entries...)), dest, nil)
 			if !errors.Is(err, ErrMember) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Apply = %v; want ErrMember naming %q", err, tc.want)
 			}
@@ -423,7 +423,7 @@ func TestApplyMatchesStorage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := Apply(bytes.NewReader(layer), mine); err != nil {
+	if err := Apply(bytes.NewReader(layer), mine, nil); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
 	if err := chrootarchive.UntarUncompressed(bytes.NewReader(layer), theirs, &archive.TarOptions{WhiteoutFormat: archive.OverlayWhiteoutFormat}); err != nil {
@@ -494,7 +494,7 @@ func BenchmarkApplyLayer(b *testing.B) {
 				if mode == "chroot" {
 					err = chrootarchive.UntarUncompressed(bytes.NewReader(layer), dest, &archive.TarOptions{WhiteoutFormat: archive.OverlayWhiteoutFormat})
 				} else {
-					err = Apply(bytes.NewReader(layer), dest)
+					err = Apply(bytes.NewReader(layer), dest, nil)
 				}
 				if err != nil {
 					b.Fatal(err)
