@@ -217,8 +217,9 @@ func TestHostileImages(t *testing.T) {
 		run  func(t *testing.T, c string)
 	}{
 		{testregistry.HostileDotDot, func(t *testing.T, c string) {
-			// storage unpacks in a child chrooted into the layer: "../"
-			// stops at the layer's root, and the file lands inside it.
+			// Layers are unpacked with every name resolved inside the
+			// layer (as in storage's chrooted child): "../" stops at the
+			// layer's root, and the file lands inside it.
 			mustPull(t, c)
 			code, lines := e.runToExit(t, "dotdot", hostileRef(c), []string{"cat", "/hostile-escape/dotdot"})
 			if code != 0 || strings.Join(lines, "|") != "escaped" {
