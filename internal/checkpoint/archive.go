@@ -206,7 +206,13 @@ func Extract(path, dest string, lim Limits) (*Metadata, error) {
 		return nil, err
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
+	return ExtractFrom(f, dest, lim)
+}
+
+// ExtractFrom is Extract of an archive read from r: the uncompressed
+// layer of a checkpoint image holds the same members.
+func ExtractFrom(r io.Reader, dest string, lim Limits) (*Metadata, error) {
+	tr := tar.NewReader(r)
 	var total int64
 	for n := 0; ; n++ {
 		hdr, err := tr.Next()

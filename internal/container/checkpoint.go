@@ -200,7 +200,10 @@ type restoreJob struct {
 // with the request's metadata, labels, annotations, log path, and mounts
 // when it names any (the new pod's volumes), and the checkpointed
 // container's image.
-func (m *Manager) prepareRestore(cfg *runtimeapi.ContainerConfig) (*runtimeapi.ContainerConfig, *restoreJob, error) {
+//
+// The archive is the file cfg's image names, or with layer set the one
+// layer of the checkpoint image cfg names.
+func (m *Manager) prepareRestore(cfg *runtimeapi.ContainerConfig, layer string) (*runtimeapi.ContainerConfig, *restoreJob, error) {
 	if err := m.CheckpointAvailable(); err != nil {
 		return nil, nil, err
 	}
@@ -208,7 +211,12 @@ func (m *Manager) prepareRestore(cfg *runtimeapi.ContainerConfig) (*runtimeapi.C
 	if err != nil {
 		return nil, nil, err
 	}
-	md, err := checkpoint.Extract(cfg.Image.Image, dir, checkpoint.DefaultLimits)
+	var md *checkpoint.Metadata
+	if layer == "" {
+		md, err = checkpoint.Extract(cfg.Image.Image, dir, checkpoint.DefaultLimits)
+	} else {
+		md, err = m.extractLayer(layer, dir)
+	}
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, fmt.Errorf("restoring from %s: %w", cfg.Image.Image, err)
@@ -217,7 +225,7 @@ func (m *Manager) prepareRestore(cfg *runtimeapi.ContainerConfig) (*runtimeapi.C
 	if img == "" {
 		img = md.Config.RootfsImageName
 	}
-	if img == "" || checkpoint.IsArchive(img) {
+	if img == "" || checkpoint.IsArchive(img) || img == cfg.Image.Image {
 		os.RemoveAll(dir)
 		return nil, nil, fmt.Errorf("%w: %s names no image to restore onto", ErrBadArchive, cfg.Image.Image)
 	}
@@ -231,4 +239,15 @@ func (m *Manager) prepareRestore(cfg *runtimeapi.ContainerConfig) (*runtimeapi.C
 	}
 	out.Image = &runtimeapi.ImageSpec{Image: img}
 	return out, &restoreJob{dir: dir, md: md}, nil
+}
+
+// extractLayer unpacks a checkpoint image's layer, held to what an
+// archive may hold as a file archive is: the layer is as hostile as any.
+func (m *Manager) extractLayer(layer, dir string) (*checkpoint.Metadata, error) {
+	rc, err := m.images.LayerTar(layer)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return checkpoint.ExtractFrom(rc, dir, checkpoint.DefaultLimits)
 }

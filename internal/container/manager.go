@@ -291,12 +291,26 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		}
 	}()
 
-	// An image that is a local checkpoint archive (as CRI-O accepts)
-	// restores the container it holds; cfg becomes its config.
+	// An image that is a local checkpoint archive (as CRI-O accepts), or
+	// a checkpoint image (an archive added to an image marked with
+	// org.criu.checkpoint.container.name, as buildah makes one to move a
+	// container to another node), restores the container it holds; cfg
+	// becomes its config.
 	var rj *restoreJob
-	if checkpoint.IsArchive(cfg.Image.Image) {
+	archive := checkpoint.IsArchive(cfg.Image.Image)
+	var layer string
+	if !archive {
+		var marked bool
+		if layer, marked, err = m.images.CheckpointLayer(cfg.Image.Image); err != nil {
+			return "", fmt.Errorf("image %s: %w", cfg.Image.Image, err)
+		}
+		if !marked {
+			layer = ""
+		}
+	}
+	if archive || layer != "" {
 		st.Next("unpack checkpoint")
-		if cfg, rj, err = m.prepareRestore(cfg); err != nil {
+		if cfg, rj, err = m.prepareRestore(cfg, layer); err != nil {
 			return "", err
 		}
 		undo = append(undo, func() { os.RemoveAll(rj.dir) })

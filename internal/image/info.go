@@ -60,6 +60,11 @@ func (s *Service) List() ([]Image, error) {
 			delete(s.cache, id)
 		}
 	}
+	for id := range s.checkpoints {
+		if !live[id] {
+			delete(s.checkpoints, id)
+		}
+	}
 	s.mu.Unlock()
 	return out, nil
 }

@@ -42,6 +42,7 @@ func (s *Service) Remove(name string) error {
 	}
 	s.mu.Lock()
 	delete(s.cache, img.ID)
+	delete(s.checkpoints, img.ID)
 	s.mu.Unlock()
 	s.log.Info("removed image", "id", img.ID, "tags", tags)
 	return nil

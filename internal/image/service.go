@@ -66,7 +66,9 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[string]*cachedInfo // image ID -> facts that never change for an ID
-	Usage map[string]Usage       // image layer ID -> disk Usage (image layers are immutable)
+	// checkpoints: image ID -> whether its manifest marks a checkpoint.
+	checkpoints map[string]bool
+	Usage       map[string]Usage // image layer ID -> disk Usage (image layers are immutable)
 }
 
 // New builds the service on store.
@@ -79,7 +81,7 @@ func New(store cstorage.Store, cfg *config.Live, log *slog.Logger) *Service {
 		cfg:   cfg,
 		log:   log,
 		pulls: pullGroup{m: map[string]*flight{}},
-		cache: map[string]*cachedInfo{},
+		cache: map[string]*cachedInfo{}, checkpoints: map[string]bool{},
 		Usage: map[string]Usage{},
 	}
 }

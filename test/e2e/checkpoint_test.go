@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"archive/tar"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crio/crio/hack/testregistry"
 	"github.com/crio/crio/internal/checkpoint"
 	"github.com/crio/crio/test/framework"
 )
@@ -101,6 +103,24 @@ func TestCheckpointRefusedWhereCRIUCheckFails(t *testing.T) {
 		Config: ctrConfig("restored", nil, func(c *runtimeapi.ContainerConfig) { c.Image.Image = archive })})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "criu check") {
 		t.Errorf("CreateContainer from a checkpoint = %v, want FailedPrecondition quoting criu check", err)
+	}
+	// And from a checkpoint image: an image marked as one is known for
+	// one (not run as a plain image), so it is refused too.
+	small := filepath.Join(d.Dir, "small.tar")
+	writeTar(t, small, map[string]string{"config.dump": "{}"})
+	img, err := testregistry.CheckpointImage(small, "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := sharedRegistry(t)
+	if err := reg.Push(ctx, "checkpoint/refused:1", img); err != nil {
+		t.Fatalf("pushing the checkpoint image: %v", err)
+	}
+	mustPull(t, d, reg.Ref("checkpoint/refused:1"))
+	_, err = d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, SandboxConfig: pc,
+		Config: ctrConfig("restored-from-image", nil, func(c *runtimeapi.ContainerConfig) { c.Image.Image = reg.Ref("checkpoint/refused:1") })})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "criu check") {
+		t.Errorf("CreateContainer from a checkpoint image = %v, want FailedPrecondition quoting criu check", err)
 	}
 	st, err := d.Runtime.Status(ctx, &runtimeapi.StatusRequest{Verbose: true})
 	if err != nil {
@@ -205,6 +225,37 @@ func TestCheckpointRestoreContainerContinuesCounting(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(resp.Stdout)) != "written-before" {
 		t.Errorf("the file written before the checkpoint: %v %q %q", err, resp.GetStdout(), resp.GetStderr())
 	}
+	// The archive as a checkpoint image (what buildah makes of it to
+	// move the container to another node), pulled from the registry,
+	// restores too, in a pod of its own.
+	img, err := testregistry.CheckpointImage(location, "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := sharedRegistry(t)
+	if err := reg.Push(ctx, "checkpoint/counter:1", img); err != nil {
+		t.Fatalf("pushing the checkpoint image: %v", err)
+	}
+	imgRef := reg.Ref("checkpoint/counter:1")
+	mustPull(t, d, imgRef)
+	imgPodID, ic := pod(t, d, "ckpt-img")
+	iid := create(t, d, imgPodID, ic, ctrConfig("counter-from-image", nil, func(c *runtimeapi.ContainerConfig) {
+		c.Image.Image = imgRef
+		c.Command = nil
+	}))
+	start(t, d, iid)
+	fromImage := waitCounted(t, filepath.Join(ic.LogDirectory, "counter-from-image.log"), 3, 60*time.Second)
+	if fromImage[0] <= atCall || fromImage[0] > atReturn+1 {
+		t.Errorf("container restored from the checkpoint image counted %v, want it to go on from the checkpoint (between %d and %d)", fromImage, atCall+1, atReturn+1)
+	}
+	if st := ctrStatus(t, d, iid).Status; st.State != runtimeapi.ContainerState_CONTAINER_RUNNING || st.Image.GetImage() != ctrImage {
+		t.Errorf("container restored from the checkpoint image: state %s image %q, want RUNNING on %s", st.State, st.Image.GetImage(), ctrImage)
+	}
+	if resp, err := d.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: iid, Cmd: []string{"cat", "/marker"}, Timeout: 30}); err != nil || strings.TrimSpace(string(resp.Stdout)) != "written-before" {
+		t.Errorf("restored from the image, the file written before the checkpoint: %v %q", err, resp.GetStdout())
+	}
+	removePod(t, d, imgPodID)
+
 	// crictl checkpoint of the restored container: an archive whose
 	// metadata names it.
 	again := filepath.Join(d.Dir, "again.tar")
@@ -287,5 +338,27 @@ func BenchmarkCheckpointRestore(b *testing.B) {
 			b.ReportMetric(float64(restore.Milliseconds())/float64(n), "restore-ms")
 			b.ReportMetric(float64(size)/(1<<20), "archive-MiB")
 		})
+	}
+}
+
+// writeTar writes a tar of regular files (name -> contents) at p.
+func writeTar(t testing.TB, p string, files map[string]string) {
+	t.Helper()
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
