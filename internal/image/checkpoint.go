@@ -56,16 +56,9 @@ func (s *Service) checkpointMarked(img *cstorage.Image) (bool, error) {
 	if !slices.Contains(img.BigDataNames, key) {
 		return false, nil
 	}
-	size, err := s.store.ImageBigDataSize(img.ID, key)
+	b, err := s.readBigData(img, key, "manifest", maxManifestSize)
 	if err != nil {
-		return false, fmt.Errorf("image %s manifest: %w", img.ID, err)
-	}
-	if size > maxManifestSize {
-		return false, fmt.Errorf("%w: image %s manifest is %d bytes, more than the %d allowed", ErrBadImage, img.ID, size, maxManifestSize)
-	}
-	b, err := s.store.ImageBigData(img.ID, key)
-	if err != nil {
-		return false, fmt.Errorf("image %s manifest: %w", img.ID, err)
+		return false, err
 	}
 	var m struct {
 		Annotations map[string]string `json:"annotations"`

@@ -126,22 +126,33 @@ func (s *Service) readConfig(img *cstorage.Image) (*v1.Image, error) {
 	if !slices.Contains(img.BigDataNames, key) {
 		return nil, fmt.Errorf("%w: image %s has no config in storage", ErrBadImage, img.ID)
 	}
-	size, err := s.store.ImageBigDataSize(img.ID, key)
+	raw, err := s.readBigData(img, key, "config", maxConfigSize)
 	if err != nil {
-		return nil, fmt.Errorf("image %s config: %w", img.ID, err)
-	}
-	if size > maxConfigSize {
-		return nil, fmt.Errorf("%w: image %s config is %d bytes, more than the %d allowed", ErrBadImage, img.ID, size, maxConfigSize)
-	}
-	raw, err := s.store.ImageBigData(img.ID, key)
-	if err != nil {
-		return nil, fmt.Errorf("image %s config: %w", img.ID, err)
+		return nil, err
 	}
 	cfg, err := ParseConfig(raw)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", img.ID, err)
 	}
 	return cfg, nil
+}
+
+// readBigData reads one of the image's big data items (what names it in
+// errors), refusing one over max bytes before reading it: every byte is
+// the image builder's choice.
+func (s *Service) readBigData(img *cstorage.Image, key, what string, max int64) ([]byte, error) {
+	size, err := s.store.ImageBigDataSize(img.ID, key)
+	if err != nil {
+		return nil, fmt.Errorf("image %s %s: %w", img.ID, what, err)
+	}
+	if size > max {
+		return nil, fmt.Errorf("%w: image %s %s is %d bytes, more than the %d allowed", ErrBadImage, img.ID, what, size, max)
+	}
+	b, err := s.store.ImageBigData(img.ID, key)
+	if err != nil {
+		return nil, fmt.Errorf("image %s %s: %w", img.ID, what, err)
+	}
+	return b, nil
 }
 
 // repoNames splits the storage names of an image into the CRI's tags and
